@@ -1,0 +1,3 @@
+from cgseq.main import main
+
+raise SystemExit(main())

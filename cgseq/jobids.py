@@ -1,0 +1,41 @@
+"""Job ids name a job's group everywhere (cgroup dir, scope, records) and tell its supervisor.
+
+Format: ``<supervisor pid>-<start ms, hex>``. The supervisor is alive when that pid
+exists and was created before the job started (a reused pid was created after).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+_JOB_ID = re.compile(r"^(\d+)-([0-9a-f]+)$")
+
+
+def new_job_id() -> str:
+    return f"{os.getpid()}-{int(time.time() * 1000):x}"
+
+
+def parse(job_id: str) -> tuple[int, float] | None:
+    """``(supervisor pid, job start time)`` or None when ``job_id`` is not one of ours."""
+    match = _JOB_ID.match(job_id)
+    if not match:
+        return None
+    return int(match.group(1)), int(match.group(2), 16) / 1000
+
+
+def supervisor_alive(job_id: str) -> bool:
+    """Is the process that started this job still running? Unknown ids count as alive."""
+    parsed = parse(job_id)
+    if parsed is None:
+        return True  # not ours to judge: never touch it
+    pid, started = parsed
+    import psutil  # off the hot path: only reaping asks this
+
+    try:
+        return psutil.Process(pid).create_time() <= started + 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
