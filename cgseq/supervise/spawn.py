@@ -121,6 +121,11 @@ def _take_terminal(fd: int) -> None:
     signal.signal(signal.SIGTTOU, old)
 
 
+def reclaim_terminal(fd: int) -> None:
+    """Give the terminal back to the supervisor's process group after an interactive job."""
+    _take_terminal(fd)
+
+
 def _exit_code_for(err: int) -> int:
     return EXIT_NOT_FOUND if err in (errno.ENOENT, errno.ENOTDIR) else EXIT_NOT_EXECUTABLE
 

@@ -1,0 +1,211 @@
+"""``cgseq.run(spec)``: the whole pipeline of one job, as a library call.
+
+settings → slot → (nested? run inline) → queue up → wait for the turn → clean up after a
+dead holder → select backend → supervise each attempt → result. Nothing heavy is imported
+before the turn is held.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cgseq import jobids, nesting, turns
+from cgseq.errors import BackendUnavailable
+from cgseq.model import JobResult, JobSpec, TerminationReason, Usage
+from cgseq.project import Slot, slot_for
+from cgseq.statedir import state_dir
+
+Notice = Callable[[str], None]
+
+
+@dataclass
+class RunContext:
+    """What one run knows besides its spec; the CLI fills in the callbacks."""
+
+    on_wait: Callable[[turns.Turn], None] | None = None
+    notice: Notice = lambda line: None
+    started: float = field(default_factory=time.monotonic)
+
+
+def run(spec: JobSpec, context: RunContext | None = None) -> JobResult:
+    """Run ``spec`` when it is this project's turn, under its limits; wait for the result.
+
+    Raises :class:`~cgseq.errors.CgseqError` subclasses for cgseq's own failures.
+    """
+    context = context or RunContext()
+    cwd = spec.cwd or os.getcwd()
+    slot = slot_for(cwd, spec.lock)
+    slot_dir = state_dir() / "slots" / slot.key
+    enclosing = nesting.inherited_turn(slot.key, slot_dir)
+    if enclosing is not None:
+        return _run_inline(spec, slot, cwd, context)
+    _check_named_backend(spec.backend)
+    turn = turns.queue_up(slot_dir, _ticket_info(spec, cwd))
+    try:
+        queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait)
+        return _hold(spec, slot, turn, cwd, queue_wait, context)
+    finally:
+        turn.release()
+
+
+def _ticket_info(spec: JobSpec, cwd: str) -> dict[str, Any]:
+    return {"pid": os.getpid(), "argv": list(spec.argv), "cwd": cwd, "since": time.time()}
+
+
+def _check_named_backend(name: str) -> None:
+    """Fail before queueing when a named backend cannot run (cheap probes only)."""
+    if name in ("auto", "systemd"):  # systemd's probe imports pystemd: not before the turn
+        return
+    from cgseq.backends import select
+
+    select(name)
+
+
+def _hold(spec: JobSpec, slot: Slot, turn: turns.Turn, cwd: str, queue_wait: float,
+          context: RunContext) -> JobResult:
+    from cgseq import recovery
+
+    for line in recovery.after_dead_holder(turn):
+        context.notice(line)
+    job = _Job(spec, slot, turn, cwd, context)
+    result = job.run_attempts()
+    result.queue_wait = queue_wait
+    if spec.record:
+        recovery.record_history(turn.directory.parent.parent, result)
+    return result
+
+
+def _run_inline(spec: JobSpec, slot: Slot, cwd: str, context: RunContext) -> JobResult:
+    """A nested run: same turn, same enclosing limits; only its own timeout and limits apply."""
+    from cgseq.backends.poll import PollBackend
+
+    job = _Job(spec, slot, None, cwd, context)
+    return job.run_attempts(backends=[(PollBackend(), PollBackend().probe())])
+
+
+class _Job:
+    def __init__(self, spec: JobSpec, slot: Slot, turn: turns.Turn | None, cwd: str,
+                 context: RunContext) -> None:
+        self.spec, self.slot, self.turn, self.cwd, self.context = spec, slot, turn, cwd, context
+        self.job_id = jobids.new_job_id()
+        self.started = time.monotonic()
+
+    def run_attempts(self, backends: list[Any] | None = None) -> JobResult:
+        from cgseq.supervise.signals import SignalPipe, become_subreaper
+        from cgseq.supervise.spawn import reclaim_terminal
+
+        become_subreaper()
+        candidates = backends or _candidates(self.spec.backend)
+        self.tty = _terminal()
+        with SignalPipe().installed() as signals:
+            attempts, result = 0, None
+            while attempts <= self.spec.retry:
+                attempts += 1
+                try:
+                    result = self._attempt(candidates, signals, attempts)
+                finally:
+                    if self.tty is not None:
+                        reclaim_terminal(self.tty)
+                if not _should_retry(result):
+                    break
+        assert result is not None
+        result.duration = time.monotonic() - self.started
+        return result
+
+    def _attempt(self, candidates: list[Any], signals: Any, attempts: int) -> JobResult:
+        from cgseq.supervise.supervisor import Hooks, Supervisor
+
+        for index, (backend, availability) in enumerate(candidates):
+            group = backend.open_group(self.spec, self.job_id)
+            hooks = Hooks(started=lambda pid, b=backend, g=group: self._started(pid, b, g),
+                          tick=self._tick)
+            try:
+                attempt = Supervisor(self.spec, group, self._env(), signals, self.tty,
+                                     hooks).run()
+            except BackendUnavailable as exc:
+                _close_quietly(group)
+                if self.spec.backend != "auto" or index + 1 == len(candidates):
+                    raise
+                self.context.notice(f"warning: {exc}; falling back to {candidates[index + 1][0].name}")
+                continue
+            _close_quietly(group)
+            return self._result(backend.name, attempt, attempts)
+        raise BackendUnavailable(self.spec.backend, "no backend could run the job")
+
+    def _env(self) -> dict[str, str]:
+        env = dict(self.spec.env if self.spec.env is not None else os.environ)
+        env["CGSEQ_JOB_ID"] = self.job_id
+        if self.turn is not None:
+            env[nesting.ENV] = nesting.token(self.slot.key, self.job_id)
+        return env
+
+    def _started(self, pid: int, backend: Any, group: Any) -> None:
+        if self.turn is None:
+            return
+        self._holder = {
+            "pid": os.getpid(), "job_pid": pid, "job_id": self.job_id, "argv": list(self.spec.argv),
+            "cwd": self.cwd, "since": time.time(), "backend": backend.name,
+            "record": group.record(), "limits": asdict(self.spec.limits),
+        }
+        self.turn.write_holder(self._holder)
+
+    def _tick(self, usage: Usage) -> None:
+        if self.turn is not None and getattr(self, "_holder", None):
+            self._holder.update(peak_memory=usage.peak_memory, memory_now=usage.memory_now,
+                                peak_pids=usage.peak_pids)
+            self.turn.write_holder(self._holder)
+
+    def _result(self, backend: str, attempt: Any, attempts: int) -> JobResult:
+        return JobResult(
+            argv=list(self.spec.argv), cwd=self.cwd, project=self.slot.project, backend=backend,
+            limits=asdict(self.spec.limits), enforcement=attempt.enforcement,
+            exit_code=attempt.exit_code, reason=attempt.reason, detail=attempt.detail,
+            attempts=attempts, peak_memory=attempt.usage.peak_memory,
+            peak_pids=attempt.usage.peak_pids, leftovers_killed=attempt.leftovers,
+        )
+
+
+def _candidates(name: str) -> list[Any]:
+    """The selected backend, then (for auto) the weaker ones to fall back to."""
+    from cgseq import backends
+
+    first, availability = backends.select(name)
+    chosen = [(first, availability)]
+    if name == "auto":
+        for weaker in backends.next_after(first.name):
+            backend = backends.load(weaker)
+            found = backend.probe()
+            if found.available:
+                chosen.append((backend, found))
+    return chosen
+
+
+def _should_retry(result: JobResult) -> bool:
+    retryable = {TerminationReason.EXITED, TerminationReason.TIMEOUT, TerminationReason.SIGNALED,
+                 TerminationReason.MEMORY, TerminationReason.PIDS}
+    return result.exit_code != 0 and result.reason in retryable
+
+
+def _terminal() -> int | None:
+    """stdin's terminal when we are its foreground job: the job then takes it over."""
+    try:
+        if os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp():
+            return 0
+    except OSError:
+        pass
+    return None
+
+
+def _close_quietly(group: Any) -> None:
+    try:
+        group.close()
+    except OSError as exc:
+        print(f"cgseq: warning: could not remove the job's group: {exc}", file=sys.stderr)
+
+
+__all__ = ["RunContext", "run"]

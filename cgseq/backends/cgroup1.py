@@ -1,0 +1,297 @@
+"""cgroup1 backend: kernel limits from the v1 memory, pids and freezer controllers.
+
+For hybrid hosts whose memory and pids controllers still live on cgroup v1 (WSL2, older
+distros, the machines cgseq is built on). Per job one group ``<parent>/<job id>`` in each
+of the memory, pids and freezer hierarchies, plus one in the v2 tree when that tree is
+mounted and writable (it then serves for ``cgroup.kill`` and emptiness; it has no
+controllers on a hybrid host, so it never limits anything).
+
+- memory: ``memory.limit_in_bytes`` (+ ``memory.memsw.limit_in_bytes`` so swap cannot
+  extend it); the OOM verdict is the ``oom_kill N`` line of ``memory.oom_control``
+  (Linux >= 4.13), never ``memory.failcnt`` (it also counts plain page-cache reclaim);
+  peak from ``memory.max_usage_in_bytes``.
+- pids: ``pids.max``; a refused fork counts in ``pids.events`` ``max`` (Linux >= 4.6);
+  peak from ``pids.peak`` (Linux >= 6.1) or sampled ``pids.current``.
+- kill: freeze, SIGKILL every member, thaw, repeat until empty (atomic against forks).
+
+v1 has no ``memory.oom.group``: the OOM killer kills one process, so ``sample()`` turns
+the ``oom_kill`` counter into a Breach and the supervisor kills the rest of the job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cgseq.backends import cgroupfs
+from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability
+from cgseq.errors import BackendUnavailable
+from cgseq.model import Breach, JobSpec, Limits, TerminationReason, Usage
+from cgseq.units import format_size
+
+NAME = "cgroup1"
+POLL_INTERVAL = 0.25  # seconds; v1 has no oom.group, the supervisor must finish the kill
+TRACKING_KEY = "unified"  # the v2 tree's group, when writable
+
+_ROOT_FIX = "run cgseq as root: cgroup v1 has no safe delegation to unprivileged users"
+_CONTAINER_FIX = (
+    "in a container, give it a writable /sys/fs/cgroup "
+    "(docker run --privileged, or -v /sys/fs/cgroup:/sys/fs/cgroup:rw)"
+)
+
+
+class Cgroup1Group:
+    """One job's groups in the v1 memory, pids and freezer hierarchies (+ v2 tracking)."""
+
+    def __init__(self, job_id: str, limits: Limits, paths: dict[str, Path]) -> None:
+        self.job_id = job_id
+        self.limits = limits
+        self.paths = paths
+        self.poll_interval: float | None = POLL_INTERVAL
+        self._breach: Breach | None = None
+        self._usage = Usage()
+        self._freezer = cgroupfs.Freezer.for_group(paths["freezer"]) if "freezer" in paths else None
+
+    # -- setup
+
+    def apply_limits(self) -> None:
+        """Write every requested limit into the still-empty groups and read it back."""
+        memory, limits = self.paths["memory"], self.limits
+        if limits.memory is not None:
+            cgroupfs.set_limit(NAME, memory / "memory.limit_in_bytes", limits.memory)
+            if limits.swap is not None and (memory / "memory.memsw.limit_in_bytes").exists():
+                total = limits.memory + limits.swap  # memsw = memory + swap, must be >= memory
+                cgroupfs.set_limit(NAME, memory / "memory.memsw.limit_in_bytes", total)
+        if limits.pids is not None:
+            cgroupfs.set_limit(NAME, self.paths["pids"] / "pids.max", limits.pids)
+
+    def place(self, pid: int) -> None:
+        for path in self.paths.values():
+            cgroupfs.place(NAME, path, pid)
+
+    def enforced(self) -> dict[str, str]:
+        memsw = (self.paths["memory"] / "memory.memsw.limit_in_bytes").exists()
+        how = {TRACKING: "cgroup v1" + (" + v2 tracking" if TRACKING_KEY in self.paths else "")}
+        if self.limits.memory is not None:
+            how[MEMORY] = "kernel: memory.limit_in_bytes"
+            if self.limits.swap is not None and memsw:
+                how[SWAP] = "kernel: memory.memsw.limit_in_bytes"
+        if self.limits.pids is not None:
+            how[PIDS] = "kernel: pids.max"
+        return how
+
+    # -- while it runs
+
+    def sample(self) -> Breach | None:
+        self._update_usage()
+        found = self._verdict()
+        if found is not None and self._breach is None:
+            self._breach = found  # the first reason recorded wins
+        return found
+
+    def usage(self) -> Usage:
+        self._update_usage()
+        return Usage(self._usage.peak_memory, self._usage.peak_pids, self._usage.memory_now)
+
+    def _update_usage(self) -> None:
+        memory, pids = self.paths["memory"], self.paths["pids"]
+        now = cgroupfs.read_int(memory / "memory.usage_in_bytes")
+        peak = cgroupfs.read_int(memory / "memory.max_usage_in_bytes")
+        tasks = cgroupfs.read_int(pids / "pids.peak")  # Linux >= 6.1; else sample current
+        if tasks is None:
+            tasks = cgroupfs.read_int(pids / "pids.current")
+        usage = self._usage
+        if now is not None:
+            usage.memory_now = now
+        usage.peak_memory = _max(usage.peak_memory, _max(peak, now))
+        usage.peak_pids = _max(usage.peak_pids, tasks)
+
+    def _verdict(self) -> Breach | None:
+        oom = cgroupfs.read_keyed(self.paths["memory"] / "memory.oom_control").get("oom_kill", 0)
+        if oom > 0:
+            detail = f"memory reached limit {format_size(self.limits.memory)}: " + (
+                f"kernel OOM killer (oom_kill {oom}, peak {format_size(self._usage.peak_memory)})"
+            )
+            return Breach(TerminationReason.MEMORY, detail)
+        refused = cgroupfs.read_keyed(self.paths["pids"] / "pids.events").get("max", 0)
+        if refused > 0:
+            detail = f"pids reached limit {self.limits.pids}: kernel refused {refused} fork(s)"
+            return Breach(TerminationReason.PIDS, detail)
+        return None
+
+    def termination(self) -> Breach | None:
+        if self._breach is None:
+            self.sample()
+        return self._breach
+
+    # -- processes
+
+    def pids(self) -> list[int]:
+        return self._members()
+
+    def _members(self) -> list[int]:
+        return sorted({pid for path in self.paths.values() for pid in cgroupfs.live_procs(path)})
+
+    def signal(self, signum: int) -> None:
+        cgroupfs.signal_frozen(self._freezer, self._members, signum)
+
+    def kill(self) -> None:
+        if TRACKING_KEY in self.paths:
+            cgroupfs.kill_v2(self.paths[TRACKING_KEY])  # Linux >= 5.14; the freezer loop follows
+        cgroupfs.freeze_kill(self._freezer, self._members)
+
+    def is_empty(self) -> bool:
+        tracking = self.paths.get(TRACKING_KEY)
+        if tracking is not None and cgroupfs.read_keyed(tracking / "cgroup.events").get(
+            "populated"
+        ):
+            return False
+        return not any(cgroupfs.procs(path) for path in self.paths.values())
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "backend": NAME,
+            "job_id": self.job_id,
+            "paths": [str(path) for path in self.paths.values()],
+        }
+
+    def close(self) -> None:
+        self._update_usage()
+        for path in self.paths.values():
+            cgroupfs.remove_group(path)
+
+
+def _max(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+class Cgroup1Backend:
+    """Kernel limits through the cgroup v1 memory, pids and freezer controllers."""
+
+    name: ClassVar[str] = NAME
+
+    def probe(self) -> Availability:
+        problem = _problem(cgroupfs.find_mounts())
+        if problem is not None:
+            reason, fix = problem
+            return Availability(NAME, False, reason, fix=fix)
+        return Availability(
+            NAME, True, _describe(cgroupfs.find_mounts()), enforces=_ENFORCES, kernel=True
+        )
+
+    def open_group(self, spec: JobSpec, job_id: str) -> Cgroup1Group:
+        mounts = cgroupfs.find_mounts()
+        problem = _problem(mounts)
+        if problem is not None:
+            raise BackendUnavailable(NAME, problem[0], hint=problem[1])
+        group = Cgroup1Group(job_id, spec.limits, _create_groups(mounts, job_id))
+        try:
+            group.apply_limits()
+        except BaseException:
+            group.close()
+            raise
+        return group
+
+    def reap(self, record: Mapping[str, Any]) -> list[str]:
+        job_id, paths = cgroupfs.paths_from_record(NAME, dict(record))
+        return _reap(job_id, paths)
+
+
+def _reap(job_id: str, paths: list[Path]) -> list[str]:
+    from cgseq import jobids
+
+    if jobids.supervisor_alive(job_id):  # a live supervisor still owns its job
+        return []
+    return cgroupfs.reap_job(job_id, [path for path in paths if path.is_dir()])
+
+
+_ENFORCES = {
+    MEMORY: "kernel: memory.limit_in_bytes",
+    SWAP: "kernel: memory.memsw.limit_in_bytes",
+    PIDS: "kernel: pids.max",
+    TRACKING: "cgroup",
+}
+
+
+def _problem(mounts: cgroupfs.Mounts) -> tuple[str, str] | None:
+    """Why this backend cannot run here, and the fix; None when it can."""
+    if not sys.platform.startswith("linux"):
+        return "cgroups exist only on Linux", "use --backend poll"
+    missing = [name for name in cgroupfs.V1_CONTROLLERS if name not in mounts.v1]
+    if missing:
+        return (
+            f"no cgroup v1 {'/'.join(missing)} controller mounted"
+            + (f" (cgroup v2 at {mounts.v2})" if mounts.v2 else ""),
+            "on a cgroup v2 host use --backend cgroup2 or systemd",
+        )
+    parent = cgroupfs.parent_name()
+    for name in cgroupfs.V1_CONTROLLERS:
+        where = _blocking_dir(mounts.v1[name], parent)
+        if where is not None:
+            return (
+                f"cannot create groups in {where} (uid {os.geteuid()})",
+                _ROOT_FIX if os.geteuid() != 0 else _CONTAINER_FIX,
+            )
+    return None
+
+
+def _blocking_dir(mount: Path, parent: str) -> Path | None:
+    """The directory that blocks creating ``<mount>/<parent>/<job>``, or None."""
+    target = mount / parent
+    while not target.exists() and target != mount:
+        target = target.parent
+    return None if os.access(target, os.W_OK | os.X_OK) else target
+
+
+def _describe(mounts: cgroupfs.Mounts) -> str:
+    where = ", ".join(str(mounts.v1[name]) for name in cgroupfs.V1_CONTROLLERS)
+    tracking = _tracking_base(mounts)
+    extra = f"; v2 tracking tree {tracking}" if tracking is not None else ""
+    return f"cgroup v1 memory/pids/freezer at {where}{extra}"
+
+
+def _tracking_base(mounts: cgroupfs.Mounts) -> Path | None:
+    """The v2 tree serves for tracking when mounted and writable (hybrid hosts)."""
+    if mounts.v2 is None or _blocking_dir(mounts.v2, cgroupfs.parent_name()) is not None:
+        return None
+    return mounts.v2
+
+
+def _create_groups(mounts: cgroupfs.Mounts, job_id: str) -> dict[str, Path]:
+    """``<mount>/<parent>/<job id>`` in memory, pids, freezer (+ v2 tracking if writable)."""
+    parent = cgroupfs.parent_name()
+    bases = {name: mounts.v1[name] for name in cgroupfs.V1_CONTROLLERS}
+    tracking = _tracking_base(mounts)
+    if tracking is not None:
+        bases[TRACKING_KEY] = tracking
+    created: dict[str, Path] = {}
+    try:
+        for key, mount in bases.items():
+            created[key] = _create_one(mount / parent, job_id, optional=key == TRACKING_KEY)
+    except BaseException:
+        for path in created.values():
+            cgroupfs.remove_group(path)
+        raise
+    return {key: path for key, path in created.items() if path.is_dir()}
+
+
+def _create_one(base: Path, job_id: str, *, optional: bool) -> Path:
+    try:
+        _make_parents(base)
+        cgroupfs.make_group(NAME, base / job_id)
+    except BackendUnavailable:
+        if not optional:
+            raise
+    return base / job_id
+
+
+def _make_parents(base: Path) -> None:
+    for directory in reversed([base, *base.parents]):
+        if not directory.exists():
+            cgroupfs.make_group(NAME, directory, exist_ok=True)
+
+
+BACKEND = Cgroup1Backend

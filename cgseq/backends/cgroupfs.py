@@ -1,0 +1,417 @@
+"""Shared cgroup-file helpers for the cgroup1 and cgroup2 backends.
+
+Everything that reads or writes a cgroup control file goes through here: finding the
+hierarchies (``/proc/self/mountinfo``), reading keyed files (``memory.events``,
+``pids.events``, ``memory.oom_control``, ``cgroup.events``), writing a limit and reading
+it back, creating and removing group directories, killing a group's processes, and
+finding the groups of supervisors that died (``reap_orphans``).
+
+Safety rule: cgseq only writes below ``<hierarchy>/<parent>/`` (``CGSEQ_CGROUP_PARENT``,
+default ``cgseq``) and only removes directories whose name is one of its job ids.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cgseq import jobids
+from cgseq.errors import BackendUnavailable
+
+DEFAULT_PARENT = "cgseq"
+PARENT_ENV = "CGSEQ_CGROUP_PARENT"
+V1_CONTROLLERS = ("memory", "pids", "freezer")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+_KILL_ROUNDS = 50  # freeze + SIGKILL rounds before giving up (each waits up to ~0.2 s)
+
+
+# ---------------------------------------------------------------- names and mounts
+
+
+def parent_name() -> str:
+    """cgseq's own parent group below each hierarchy root (``CGSEQ_CGROUP_PARENT``)."""
+    name = os.environ.get(PARENT_ENV, "").strip("/") or DEFAULT_PARENT
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise BackendUnavailable("cgroup", f"bad {PARENT_ENV}={name!r}: use a relative name")
+    return name
+
+
+@dataclass(frozen=True)
+class Mounts:
+    """Mount points of the cgroup v1 controllers and of the v2 (unified) tree."""
+
+    v1: dict[str, Path] = field(default_factory=dict)  # controller -> mount point
+    v2: Path | None = None
+
+
+def find_mounts(mountinfo: str | None = None) -> Mounts:
+    """Parse ``/proc/self/mountinfo`` (mount points as seen in our mount namespace)."""
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return Mounts()
+    v1: dict[str, Path] = {}
+    v2: Path | None = None
+    for line in mountinfo.splitlines():
+        fields, _, tail = line.partition(" - ")
+        parts, extra = fields.split(), tail.split()
+        if len(parts) < 5 or len(extra) < 3:
+            continue
+        point = Path(parts[4].replace("\\040", " "))
+        if extra[0] == "cgroup2" and v2 is None:
+            v2 = point
+        elif extra[0] == "cgroup":
+            for option in extra[2].split(","):
+                if option in V1_CONTROLLERS:
+                    v1.setdefault(option, point)
+    return Mounts(v1, v2)
+
+
+def own_v2_cgroup(mounts: Mounts) -> Path | None:
+    """The directory of this process's own cgroup in the v2 tree (``0::/path``)."""
+    if mounts.v2 is None:
+        return None
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("0::"):
+            return mounts.v2 / line[3:].lstrip("/")
+    return None
+
+
+# ---------------------------------------------------------------- reading and writing
+
+
+def read(path: Path) -> str:
+    return path.read_text().strip()
+
+
+def read_int(path: Path) -> int | None:
+    """A number file; ``max`` (unlimited) and missing files give None."""
+    try:
+        text = read(path)
+    except OSError:
+        return None
+    return None if text == "max" or not text.lstrip("-").isdigit() else int(text)
+
+
+def read_keyed(path: Path) -> dict[str, int]:
+    """``key value`` lines (memory.events, pids.events, memory.oom_control, cgroup.events)."""
+    values: dict[str, int] = {}
+    try:
+        text = path.read_text()
+    except OSError:
+        return values
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().lstrip("-").isdigit():
+            values[key] = int(value)
+    return values
+
+
+def controllers(group: Path, name: str = "cgroup.controllers") -> set[str]:
+    """Controllers available in (``cgroup.controllers``) or enabled below a v2 group."""
+    try:
+        return set(read(group / name).split())
+    except OSError:
+        return set()
+
+
+def write(path: Path, value: str) -> None:
+    with open(path, "w") as handle:  # one write(2): the kernel parses each write whole
+        handle.write(value)
+
+
+def set_limit(backend: str, path: Path, value: int | None) -> None:
+    """Write a limit and read it back; a limit that did not take raises BackendUnavailable."""
+    wanted = "max" if value is None else str(value)
+    try:
+        write(path, wanted)
+        got = read(path)
+    except OSError as exc:
+        raise BackendUnavailable(
+            backend, f"cannot set {path.name} to {wanted} in {path.parent}: {exc.strerror}",
+            hint="run as root or in a cgroup subtree delegated to this user",
+        ) from exc
+    if not _limit_matches(value, got):
+        raise BackendUnavailable(
+            backend, f"{path} reads back {got} after writing {wanted}: the limit is not in force"
+        )
+
+
+def _limit_matches(wanted: int | None, got: str) -> bool:
+    if wanted is None:  # v1 "unlimited" reads back as a huge page-aligned number
+        return got == "max" or (got.isdigit() and int(got) >= 1 << 62)
+    if not got.isdigit():
+        return False
+    # memory limits are rounded down to whole pages by the kernel
+    return wanted - PAGE_SIZE < int(got) <= wanted
+
+
+# ---------------------------------------------------------------- groups and processes
+
+
+def make_group(backend: str, path: Path, *, exist_ok: bool = False) -> None:
+    try:
+        path.mkdir(exist_ok=exist_ok)
+    except FileNotFoundError as exc:
+        raise BackendUnavailable(backend, f"cannot create {path}: parent is missing") from exc
+    except OSError as exc:
+        raise BackendUnavailable(
+            backend, f"cannot create cgroup {path}: {exc.strerror}",
+            hint="run as root, or give cgseq a delegated cgroup subtree (systemd Delegate=yes)",
+        ) from exc
+
+
+def remove_group(path: Path, timeout: float = 2.0) -> bool:
+    """rmdir a (now empty) group; EBUSY is retried while the kernel finishes the exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            path.rmdir()
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                return False
+        time.sleep(0.02)
+
+
+def procs(path: Path) -> list[int]:
+    """Processes listed in the group (Linux >= 4.x lists no zombies here, v1 or v2)."""
+    try:
+        return [int(line) for line in (path / "cgroup.procs").read_text().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def live_procs(path: Path) -> list[int]:
+    """``procs`` minus zombies (older kernels list zombies until they are reaped)."""
+    return [pid for pid in procs(path) if not _is_zombie(pid)]
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # gone already
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
+def place(backend: str, group: Path, pid: int) -> None:
+    """Move ``pid`` into ``group`` and check that it really is there."""
+    try:
+        write(group / "cgroup.procs", str(pid))
+    except OSError as exc:
+        raise BackendUnavailable(
+            backend, f"cannot move pid {pid} into {group}: {exc.strerror}",
+            hint="run as root, or from inside the delegated subtree (cgroup v2 moves need "
+            "write access to the common ancestor's cgroup.procs)",
+        ) from exc
+    if pid not in procs(group):
+        raise BackendUnavailable(backend, f"pid {pid} is not in {group} after moving it")
+
+
+def signal_procs(pids: Iterable[int], signum: int) -> list[int]:
+    """Send ``signum`` to each pid; returns the pids that got it."""
+    sent = []
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+            sent.append(pid)
+        except ProcessLookupError:
+            pass
+    return sent
+
+
+# ---------------------------------------------------------------- freezing and killing
+
+
+@dataclass(frozen=True)
+class Freezer:
+    """How to freeze one group: the v1 freezer controller or cgroup v2 ``cgroup.freeze``."""
+
+    group: Path
+    v1: bool
+
+    def set(self, frozen: bool) -> None:
+        if self.v1:
+            write(self.group / "freezer.state", "FROZEN" if frozen else "THAWED")
+        else:  # cgroup.freeze: Linux >= 5.2
+            write(self.group / "cgroup.freeze", "1" if frozen else "0")
+
+    def is_frozen(self) -> bool:
+        if self.v1:
+            return read(self.group / "freezer.state") == "FROZEN"
+        return read_keyed(self.group / "cgroup.events").get("frozen") == 1
+
+    @classmethod
+    def for_group(cls, group: Path) -> Freezer | None:
+        if (group / "freezer.state").exists():
+            return cls(group, v1=True)
+        if (group / "cgroup.freeze").exists():
+            return cls(group, v1=False)
+        return None
+
+
+def wait_frozen(freezer: Freezer, timeout: float = 1.0) -> bool:
+    """A task in uninterruptible sleep can hold off FROZEN for a while; wait a bounded time."""
+    deadline = time.monotonic() + timeout
+    while not freezer.is_frozen():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def signal_frozen(freezer: Freezer | None, members: Callable[[], list[int]], signum: int) -> None:
+    """Signal every member while the group is frozen, so no fork slips past the signal."""
+    if freezer is None:
+        signal_procs(members(), signum)
+        return
+    try:
+        freezer.set(True)
+        wait_frozen(freezer)
+        signal_procs(members(), signum)
+    finally:
+        freezer.set(False)  # v1 frozen tasks only act on SIGKILL once thawed
+
+
+def kill_v2(group: Path) -> bool:
+    """``cgroup.kill`` (Linux >= 5.14) SIGKILLs the whole subtree atomically, forks included."""
+    try:
+        write(group / "cgroup.kill", "1")
+        return True
+    except OSError:
+        return False
+
+
+def freeze_kill(
+    freezer: Freezer | None, members: Callable[[], list[int]], rounds: int = _KILL_ROUNDS
+) -> list[int]:
+    """Freeze, SIGKILL every member, thaw; repeat until no live member is left.
+
+    Returns every pid that was sent SIGKILL. Without a freezer a plain SIGKILL loop
+    (a fork racing the kill is caught by the next round).
+    """
+    killed: list[int] = []
+    for _ in range(rounds):
+        if not members():
+            break
+        signal_frozen(freezer, members, signal.SIGKILL)
+        killed.extend(pid for pid in members() if pid not in killed)
+        _wait_gone(members, 0.2)
+    return killed
+
+
+def _wait_gone(members: Callable[[], list[int]], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while members():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def kill_paths(paths: Sequence[Path]) -> list[int]:
+    """SIGKILL everything in these groups (one job, possibly several hierarchies)."""
+    before = sorted({pid for path in paths for pid in live_procs(path)})
+    for path in paths:
+        if (path / "cgroup.kill").exists():
+            kill_v2(path)
+
+    def members() -> list[int]:
+        return sorted({pid for path in paths for pid in live_procs(path)})
+
+    freezers = [f for f in map(Freezer.for_group, paths) if f is not None]
+    freeze_kill(freezers[0] if freezers else None, members)
+    return before
+
+
+def wait_empty(paths: Sequence[Path], timeout: float = 5.0) -> bool:
+    return _wait_gone(lambda: [p for path in paths for p in procs(path)], timeout)
+
+
+# ---------------------------------------------------------------- orphans of dead supervisors
+
+
+def job_dirs_under(bases: Iterable[Path]) -> dict[str, list[Path]]:
+    """Job id -> its group dirs below each base (only names that are cgseq job ids)."""
+    found: dict[str, list[Path]] = {}
+    for base in bases:
+        try:
+            entries = sorted(base.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir() and jobids.parse(entry.name) is not None:
+                found.setdefault(entry.name, []).append(entry)
+    return found
+
+
+def parent_dirs(parent: str | None = None, mounts: Mounts | None = None) -> list[Path]:
+    """Every place cgseq's backends create ``<parent>``: v1 controllers and the v2 tree.
+
+    For v2 that is the tree's root and, for delegated subtrees, this process's own
+    cgroup and its parent (cgroup2 moves itself into a leaf of the delegated group).
+    """
+    parent = parent or parent_name()
+    mounts = mounts or find_mounts()
+    bases = [mounts.v1[name] / parent for name in V1_CONTROLLERS if name in mounts.v1]
+    own = own_v2_cgroup(mounts)
+    if mounts.v2 is not None:
+        candidates = [mounts.v2, *([own, own.parent] if own is not None else [])]
+        for base in candidates:
+            if base.is_relative_to(mounts.v2) and base / parent not in bases:
+                bases.append(base / parent)
+    return [base for base in bases if base.is_dir()]
+
+
+def reap_job(job_id: str, paths: Sequence[Path]) -> list[str]:
+    """Kill and remove one dead supervisor's job groups; one line per thing done."""
+    killed = kill_paths(paths)
+    wait_empty(paths)
+    removed = [str(path) for path in paths if remove_group(path)]
+    lines = [f"job {job_id}: killed pid {pid} (supervisor gone)" for pid in killed]
+    if removed:
+        lines.append(f"job {job_id}: removed cgroup {', '.join(removed)}")
+    return lines
+
+
+def reap_orphans(parent: str | None = None) -> list[str]:
+    """Kill and remove job groups under cgseq's parent whose supervisor is dead.
+
+    Only directories named like a cgseq job id below ``<hierarchy>/<parent>`` are
+    considered, and only those whose supervisor (the pid in the id) is gone.
+    """
+    lines: list[str] = []
+    for job_id, paths in job_dirs_under(parent_dirs(parent)).items():
+        if not jobids.supervisor_alive(job_id):
+            lines.extend(reap_job(job_id, paths))
+    return lines
+
+
+def paths_from_record(backend: str, record: dict[str, object]) -> tuple[str, list[Path]]:
+    """Validate a record's job id and paths: each must be ``<...>/<parent>/<job id>``."""
+    job_id = str(record.get("job_id", ""))
+    raw = record.get("paths")
+    if jobids.parse(job_id) is None or not isinstance(raw, list):
+        raise BackendUnavailable(backend, f"not a {backend} job record: {record!r}")
+    paths = [Path(str(item)) for item in raw]
+    mounts = find_mounts()
+    roots = [*mounts.v1.values(), *([mounts.v2] if mounts.v2 is not None else [])]
+    for path in paths:
+        inside = any(path.is_relative_to(root) and path != root for root in roots)
+        if path.name != job_id or ".." in path.parts or not inside:
+            raise BackendUnavailable(backend, f"record names {path}, not a group of job {job_id}")
+    return job_id, paths

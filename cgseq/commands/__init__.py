@@ -1,0 +1,1 @@
+"""One module per subcommand: plain functions that take parsed arguments, return an exit code."""

@@ -1,0 +1,108 @@
+"""The supervisor's own process tree, via psutil: who is left, and killing it to the last one.
+
+On Linux the supervisor is a child subreaper, so every descendant (double-forked daemons
+included) stays in this tree. On macOS a daemon that re-parents to launchd leaves it;
+those are found by the job's id in their environment.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import psutil
+
+JOB_ENV = "CGSEQ_JOB_ID"
+
+
+def descendants() -> list[psutil.Process]:
+    """Live (non-zombie) descendants of this process."""
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return []
+    return [p for p in children if _alive(p)]
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def describe(processes: list[psutil.Process], limit: int = 5) -> str:
+    """``sleep (pid 12), python3 (pid 13) and 3 more`` for one-line messages."""
+    names = []
+    for process in processes[:limit]:
+        try:
+            names.append(f"{process.name()} (pid {process.pid})")
+        except psutil.Error:
+            names.append(f"pid {process.pid}")
+    more = len(processes) - limit
+    return ", ".join(names) + (f" and {more} more" if more > 0 else "")
+
+
+def signal_all(processes: list[psutil.Process], signum: int) -> None:
+    for process in processes:
+        try:
+            process.send_signal(signum)  # psutil checks the pid was not reused
+        except psutil.Error:
+            pass
+
+
+def signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def carrying_job_id(job_id: str, not_before: float) -> list[psutil.Process]:
+    """Our user's processes started by job ``job_id``: its id in their environment.
+
+    Only processes created after the job started qualify, so a reused pid is never hit.
+    """
+    found = []
+    uid = os.getuid()
+    for process in psutil.process_iter(["uids", "create_time"]):
+        try:
+            if process.info["uids"].real != uid or process.info["create_time"] < not_before:
+                continue
+            if process.pid != os.getpid() and process.environ().get(JOB_ENV) == job_id:
+                found.append(process)
+        except (psutil.Error, TypeError, AttributeError):
+            continue
+    return found
+
+
+def kill_until_gone(collect: object, pgid: int | None, deadline: float = 10.0) -> None:
+    """SIGKILL the job's process group and every process ``collect()`` finds, until none."""
+    finder = collect if callable(collect) else descendants
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if pgid is not None:
+            signal_group(pgid, signal.SIGKILL)
+        left = finder()
+        if not left:
+            return
+        signal_all(left, signal.SIGKILL)
+        reap_children()
+        time.sleep(0.01)
+
+
+def reap_children() -> None:
+    """Collect every exited child (we are a subreaper: orphans are ours to reap)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def subreaper_supported() -> bool:
+    return sys.platform.startswith("linux")

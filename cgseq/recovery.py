@@ -1,0 +1,67 @@
+"""What a new holder does first and last: clean up after a dead holder, keep history."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from cgseq.model import JobResult
+from cgseq.turns import Turn
+
+HISTORY = "history.jsonl"
+HISTORY_MAX_BYTES = 4 << 20  # keep the last ~4 MiB of history
+
+
+def after_dead_holder(turn: Turn) -> list[str]:
+    """A holder record that outlived its turn means its supervisor died: reap its job.
+
+    Holding the slot proves the previous holder is gone (the kernel released its lock),
+    so whatever its record names is left over. Only what the record names is touched.
+    """
+    holder = turn.read_holder()
+    if holder is None:
+        return []
+    lines = reap_record(holder)
+    with contextlib.suppress(FileNotFoundError):
+        turn.holder_path.unlink()
+    return lines
+
+
+def reap_record(holder: Mapping[str, Any]) -> list[str]:
+    from cgseq import backends
+    from cgseq.errors import CgseqError
+
+    name, record = holder.get("backend"), holder.get("record")
+    if not isinstance(name, str) or not isinstance(record, dict):
+        return []
+    try:
+        killed = backends.load(name).reap(record)
+    except (CgseqError, ImportError, OSError) as exc:
+        return [f"warning: could not clean up after dead job {holder.get('job_id')}: {exc}"]
+    argv = " ".join(holder.get("argv") or [])
+    return [f"previous holder (pid {holder.get('pid')}, {argv}) died; {line}" for line in killed]
+
+
+def record_history(state: Path, result: JobResult) -> None:
+    """Append the result to the history, one JSON line per job, trimmed when large."""
+    path = state / HISTORY
+    line = json.dumps(result.to_json(), separators=(",", ":")) + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode())
+        size = os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+    if size > HISTORY_MAX_BYTES:
+        _trim(path)
+
+
+def _trim(path: Path) -> None:
+    lines = path.read_bytes().splitlines(keepends=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_bytes(b"".join(lines[len(lines) // 2 :]))
+    os.replace(temporary, path)

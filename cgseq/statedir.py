@@ -1,0 +1,59 @@
+"""cgseq's private per-user state directory; nothing is ever written into the project tree.
+
+``$CGSEQ_STATE_DIR`` if set, else ``$XDG_RUNTIME_DIR/cgseq``, else ``<tmp>/cgseq-<uid>``.
+The directory must be owned by the user and not writable by group or others: a
+directory someone else controls could be used to hijack the queue or the records.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from cgseq.errors import StateDirError
+
+
+def state_dir() -> Path:
+    """The checked state directory, created 0700 if missing."""
+    path = _candidate()
+    _ensure(path)
+    return path
+
+
+def _candidate() -> Path:
+    explicit = os.environ.get("CGSEQ_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
+        return Path(runtime) / "cgseq"
+    return Path(tempfile.gettempdir()) / f"cgseq-{os.getuid()}"
+
+
+def _ensure(path: Path) -> None:
+    try:
+        path.mkdir(mode=0o700, parents=False, exist_ok=True)
+    except FileNotFoundError:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateDirError(f"cannot create state dir {path}: {exc.strerror}") from exc
+    check(path)
+
+
+def check(path: Path) -> None:
+    """Refuse a state dir that is a symlink, not ours, or writable by others."""
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise StateDirError(f"state dir {path} is not a plain directory", hint="remove it")
+    if info.st_uid != os.getuid():
+        raise StateDirError(
+            f"state dir {path} is owned by uid {info.st_uid}, not by you (uid {os.getuid()})",
+            hint="set CGSEQ_STATE_DIR to a directory of your own",
+        )
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StateDirError(
+            f"state dir {path} is writable by others (mode {stat.S_IMODE(info.st_mode):o})",
+            hint=f"chmod 700 {path}",
+        )

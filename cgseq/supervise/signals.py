@@ -1,0 +1,57 @@
+"""Signals as events: handlers only wake the supervisor's select() through a pipe."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+WATCHED = (*FORWARDED, signal.SIGCHLD)
+
+
+class SignalPipe:
+    """Collects the signals that arrived since the last :meth:`drain`."""
+
+    def __init__(self) -> None:
+        self.read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        os.set_blocking(self._write_fd, False)
+
+    def drain(self) -> list[int]:
+        received: list[int] = []
+        with contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.read_fd, 512):
+                received.extend(chunk)
+        return received
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[SignalPipe]:
+        previous_fd = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
+        previous = {s: signal.signal(s, _note) for s in WATCHED}
+        try:
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            signal.set_wakeup_fd(previous_fd)
+            os.close(self.read_fd)
+            os.close(self._write_fd)
+
+
+def _note(signum: int, frame: object) -> None:
+    """The C-level handler already wrote ``signum`` to the wakeup pipe."""
+
+
+def become_subreaper() -> bool:
+    """Linux >= 3.4: orphaned descendants re-parent to us instead of init."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0

@@ -1,0 +1,222 @@
+"""One attempt of a job: spawn held → place → release → watch → end → leftovers.
+
+The loop sleeps in ``select()`` on the signal pipe until the next deadline (sample,
+timeout, kill escalation), so it costs nothing between events. The first reason
+recorded for the end of the job wins.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from cgseq.backends.base import JobGroup
+from cgseq.errors import EXIT_NOT_FOUND, EXIT_SIGNAL_BASE, EXIT_TIMEOUT, SpawnError
+from cgseq.model import Breach, JobSpec, TerminationReason, Usage
+from cgseq.supervise.signals import SignalPipe
+from cgseq.supervise.spawn import spawn_held
+
+EMPTY_WAIT = 10.0  # seconds to wait for a killed group to empty before giving up
+LEFTOVER_TICK = 0.1
+KILLED_FOR_LIMIT = EXIT_SIGNAL_BASE + signal.SIGKILL  # 137
+
+
+@dataclass
+class Attempt:
+    exit_code: int
+    reason: TerminationReason
+    detail: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    leftovers: list[str] = field(default_factory=list)
+    enforcement: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Hooks:
+    """Callbacks for the run command: job started (pid), periodic usage, once a second."""
+
+    started: Callable[[int], None] = lambda pid: None
+    tick: Callable[[Usage], None] = lambda usage: None
+
+
+class Supervisor:
+    def __init__(self, spec: JobSpec, group: JobGroup, env: Mapping[str, str],
+                 signals: SignalPipe, tty: int | None = None, hooks: Hooks | None = None) -> None:
+        self.spec, self.group, self.env, self.signals, self.tty = spec, group, env, signals, tty
+        self.hooks = hooks or Hooks()
+        self.status: int | None = None
+        self.breach: Breach | None = None
+        self.interrupts = 0
+        self.leftovers: list[str] = []
+        self.pid = 0
+        self.deadline: float | None = None  # --timeout
+        self.escalate_at: float | None = None  # SIGKILL after SIGTERM
+        self.next_sample: float | None = None
+        self.next_tick = 0.0
+
+    def run(self) -> Attempt:
+        try:
+            self._start()
+        except SpawnError as exc:
+            self._wait_main()
+            reason = (TerminationReason.NOT_FOUND if exc.exit_code == EXIT_NOT_FOUND
+                      else TerminationReason.NOT_EXECUTABLE)
+            return Attempt(exc.exit_code, reason, exc.message)
+        self._watch()
+        return self._outcome()
+
+    def _start(self) -> None:
+        child = spawn_held(self.spec.argv, cwd=self.spec.cwd, env=self.env,
+                           foreground_tty=self.tty)
+        self.pid = child.pid
+        try:
+            self.group.place(child.pid)
+        except BaseException:
+            child.abandon()
+            self._wait_main()
+            raise
+        self.hooks.started(child.pid)
+        now = time.monotonic()
+        if self.spec.limits.timeout is not None:
+            self.deadline = now + self.spec.limits.timeout
+        if self.group.poll_interval is not None:
+            self.next_sample = now
+        child.release()
+
+    def _wait_main(self) -> None:
+        _, self.status = os.waitpid(self.pid, 0)
+
+    def _watch(self) -> None:
+        while True:
+            self._on_signals(self.signals.drain())
+            self._reap()
+            now = time.monotonic()
+            self._on_deadlines(now)
+            if self.status is not None and self._leftovers_done():
+                return
+            self._sleep(now)
+
+    def _sleep(self, now: float) -> None:
+        pending = [t for t in (self.deadline, self.escalate_at, self.next_sample) if t is not None]
+        if self.status is not None:
+            pending.append(now + LEFTOVER_TICK)
+        timeout = max(0.0, min(pending) - now) if pending else None
+        select.select([self.signals.read_fd], [], [], timeout)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.pid:
+                self.status = status
+
+    def _on_signals(self, received: list[int]) -> None:
+        for signum in received:
+            if signum == signal.SIGINT:
+                self.interrupts += 1
+                self._interrupt(signum, escalate=self.interrupts > 1)
+            elif signum in (signal.SIGTERM, signal.SIGHUP):
+                self._interrupt(signum, escalate=False)
+                self.escalate_at = self.escalate_at or time.monotonic() + self.spec.limits.kill_grace
+
+    def _interrupt(self, signum: int, escalate: bool) -> None:
+        self._end_for(Breach(TerminationReason.INTERRUPTED,
+                             f"interrupted by {signal.Signals(signum).name}"))
+        if escalate:
+            self.group.kill()
+        else:
+            self.group.signal(signum)
+
+    def _on_deadlines(self, now: float) -> None:
+        if self.deadline is not None and now >= self.deadline:
+            self.deadline = None
+            self._end_for(Breach(TerminationReason.TIMEOUT,
+                                 f"timed out after {self.spec.limits.timeout:g}s"))
+            self.group.signal(signal.SIGTERM)
+            self.escalate_at = now + self.spec.limits.kill_grace
+        if self.escalate_at is not None and now >= self.escalate_at:
+            self.escalate_at = None
+            self.group.kill()
+        if self.next_sample is not None and now >= self.next_sample:
+            self._sample(now)
+
+    def _sample(self, now: float) -> None:
+        assert self.group.poll_interval is not None
+        self.next_sample = now + self.group.poll_interval
+        breach = self.group.sample()
+        if breach is not None:
+            self._end_for(breach)
+            self.group.kill()
+        if now >= self.next_tick:
+            self.next_tick = now + 1.0
+            self.hooks.tick(self.group.usage())
+
+    def _end_for(self, breach: Breach) -> None:
+        if self.breach is None:  # the first reason recorded wins
+            self.breach = breach
+
+    def _leftovers_done(self) -> bool:
+        if self.group.is_empty():
+            return True
+        killing = self.breach is not None or self.spec.leftovers == "kill"
+        if not killing and self.spec.leftovers == "wait":
+            return False
+        if not killing:
+            self.leftovers.append("kept " + self._describe_left())
+            return True
+        if self.breach is None:
+            self.leftovers.append(self._describe_left())
+        self._kill_until_empty()
+        return True
+
+    def _describe_left(self) -> str:
+        from cgseq import proctree
+
+        import psutil
+
+        processes = []
+        for pid in self.group.pids():
+            try:
+                processes.append(psutil.Process(pid))
+            except psutil.Error:
+                continue
+        return proctree.describe(processes) if processes else "leftover processes"
+
+    def _kill_until_empty(self) -> None:
+        end = time.monotonic() + EMPTY_WAIT
+        while not self.group.is_empty() and time.monotonic() < end:
+            self.group.kill()
+            self._reap()
+            time.sleep(0.005)
+        self._reap()
+
+    def _outcome(self) -> Attempt:
+        kernel = self.group.termination()
+        breach = self.breach
+        if kernel is not None and (breach is None or breach.reason is TerminationReason.INTERRUPTED):
+            breach = kernel
+        usage = self.group.usage()
+        enforcement = self.group.enforced()
+        code, reason = _exit_code(self.status, breach)
+        return Attempt(code, reason, breach.detail if breach else None, usage,
+                       self.leftovers, enforcement)
+
+
+def _exit_code(status: int | None, breach: Breach | None) -> tuple[int, TerminationReason]:
+    if breach is not None and breach.reason is TerminationReason.TIMEOUT:
+        return EXIT_TIMEOUT, breach.reason
+    if breach is not None and breach.reason in (TerminationReason.MEMORY, TerminationReason.PIDS):
+        return KILLED_FOR_LIMIT, breach.reason
+    assert status is not None
+    if os.WIFSIGNALED(status):
+        signaled = TerminationReason.SIGNALED
+        return EXIT_SIGNAL_BASE + os.WTERMSIG(status), breach.reason if breach else signaled
+    return os.waitstatus_to_exitcode(status), breach.reason if breach else TerminationReason.EXITED

@@ -1,0 +1,236 @@
+"""Turns: a strict-FIFO queue in front of one single-slot lock per project.
+
+Layout of a slot's directory (inside the private state dir)::
+
+    queue.lock          held for a moment while a ticket number is drawn
+    next                the next ticket number
+    tickets/<number>    one per queued or running job; JSON about it; flock'ed by its owner
+    slot.lock           the turn itself (a fasteners inter-process lock)
+    holder.json         who holds the turn, with its backend's record (crash recovery)
+
+A waiter blocks in the kernel (``flock``) on the ticket of its nearest live predecessor,
+so it costs nothing while it waits and wakes the moment that predecessor finishes or
+dies (the kernel drops a dead process's locks: no stale state). Waking on a dead
+predecessor, it removes that ticket and waits on the next one before it; with none left
+it takes the slot lock. Tickets are locked before they are published (rename), so
+every visible ticket is either live and locked or dead and unlockable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from cgseq.errors import WaitTimeout
+
+
+@dataclass
+class Ticket:
+    number: int
+    path: Path
+    fd: int
+
+
+class Turn:
+    """Exclusive use of one slot: create with :func:`queue_up`, then :meth:`wait`."""
+
+    def __init__(self, directory: Path, ticket: Ticket) -> None:
+        self.directory = directory
+        self.ticket = ticket
+        self._slot: Any = None  # fasteners.InterProcessLock once held
+        self.waited = 0.0
+
+    @property
+    def holder_path(self) -> Path:
+        return self.directory / "holder.json"
+
+    def wait(self, timeout: float | None, on_wait: Any = None) -> float:
+        """Block until this ticket has the turn; return the seconds waited.
+
+        ``on_wait(turn)`` is called once, only if there really is a wait.
+        """
+        started = time.monotonic()
+        with _deadline(timeout):
+            announced = False
+            for predecessor in self._predecessors():
+                if not announced and on_wait is not None:
+                    on_wait(self)
+                    announced = True
+                _await_release(predecessor)
+            self._take_slot(lambda: on_wait(self) if on_wait and not announced else None)
+        self.waited = time.monotonic() - started
+        return self.waited
+
+    def _predecessors(self) -> Iterator[Path]:
+        """The nearest earlier ticket, again and again, until none is left."""
+        while True:
+            earlier = [p for p in _tickets(self.directory) if _number(p) < self.ticket.number]
+            if not earlier:
+                return
+            yield earlier[-1]
+
+    def _take_slot(self, announce: Any) -> None:
+        import fasteners  # only now: a waiter blocked above never paid for the import
+
+        lock = fasteners.InterProcessLock(str(self.directory / "slot.lock"))
+        if not lock.acquire(blocking=False):
+            announce()  # a holder from before the queue existed, or one finishing up
+            lock.acquire(blocking=True, delay=0.002, max_delay=0.05)
+        self._slot = lock
+
+    def release(self) -> None:
+        """Give up the turn: the next ticket's owner wakes at once."""
+        with contextlib.suppress(FileNotFoundError):
+            self.holder_path.unlink()
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
+        with contextlib.suppress(FileNotFoundError):
+            self.ticket.path.unlink()
+        os.close(self.ticket.fd)
+
+    def write_holder(self, record: dict[str, Any]) -> None:
+        _write_json_atomic(self.holder_path, record)
+
+    def read_holder(self) -> dict[str, Any] | None:
+        return read_json(self.holder_path)
+
+    def queue_position(self) -> tuple[int, int]:
+        """(my place among live waiters, live waiters in all), counting from 1."""
+        live = [p for p in _tickets(self.directory) if p == self.ticket.path or is_live(p)]
+        waiting = live[1:] if live and live[0] != self.ticket.path else live
+        place = waiting.index(self.ticket.path) + 1 if self.ticket.path in waiting else 1
+        return place, len(waiting)
+
+
+def queue_up(directory: Path, info: dict[str, Any]) -> Turn:
+    """Draw the next ticket (FIFO order = order of this call) and publish it locked."""
+    tickets = directory / "tickets"
+    tickets.mkdir(parents=True, exist_ok=True)
+    guard = os.open(directory / "queue.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        number = _draw_number(directory / "next")
+        ticket = _publish(tickets, number, info)
+    finally:
+        os.close(guard)
+    return Turn(directory, ticket)
+
+
+def _draw_number(counter: Path) -> int:
+    try:
+        number = int(counter.read_text() or "1")
+    except (FileNotFoundError, ValueError):
+        number = 1
+    counter.write_text(str(number + 1))
+    return number
+
+
+def _publish(tickets: Path, number: int, info: dict[str, Any]) -> Ticket:
+    final = tickets / f"{number:012d}"
+    temporary = tickets / f".new-{os.getpid()}-{number}"
+    fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # locked before anyone can see it
+    os.write(fd, json.dumps(info).encode())
+    os.rename(temporary, final)
+    return Ticket(number, final, fd)
+
+
+def _tickets(directory: Path) -> list[Path]:
+    try:
+        names = os.listdir(directory / "tickets")
+    except FileNotFoundError:
+        return []
+    return [directory / "tickets" / n for n in sorted(names) if n.isdigit()]
+
+
+def _number(path: Path) -> int:
+    return int(path.name)
+
+
+def _await_release(path: Path) -> None:
+    """Block until the ticket's owner is done or dead, then clear the ticket away."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks in the kernel; a dead owner's lock is gone
+        _unlink_if_same(path, fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_if_same(path: Path, fd: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            path.unlink()
+
+
+def is_live(path: Path) -> bool:
+    """Is the ticket's owner alive? A dead owner's ticket is removed on the way."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        _unlink_if_same(path, fd)
+        return False
+    finally:
+        os.close(fd)
+
+
+def live_tickets(directory: Path) -> list[dict[str, Any]]:
+    """The queue as ``cgseq status`` shows it: holder first, then waiters in order."""
+    result = []
+    for path in _tickets(directory):
+        info = read_json(path)
+        if info is not None and is_live(path):
+            result.append(info | {"ticket": _number(path)})
+    return result
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(json.dumps(data))
+    os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def _deadline(timeout: float | None) -> Iterator[None]:
+    """Interrupt a blocking wait after ``timeout`` seconds with WaitTimeout."""
+    if timeout is None:
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise WaitTimeout(f"no turn within --wait-timeout {timeout:g}s; the job did not run")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
