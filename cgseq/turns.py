@@ -4,7 +4,7 @@ Layout of a slot's directory (inside the private state dir)::
 
     queue.lock          held for a moment while a ticket number is drawn
     next                the next ticket number
-    tickets/<number>    one per queued or running job; JSON about it; flock'ed by its owner
+    tickets/<asked>-<n> one per queued or running job; JSON about it; flock'ed by its owner
     slot.lock           the turn itself (a fasteners inter-process lock)
     holder.json         who holds the turn, with its backend's record (crash recovery)
 
@@ -14,6 +14,11 @@ dies (the kernel drops a dead process's locks: no stale state). Waking on a dead
 predecessor, it removes that ticket and waits on the next one before it; with none left
 it takes the slot lock. Tickets are locked before they are published (rename), so
 every visible ticket is either live and locked or dead and unlockable.
+
+Order is the order jobs *asked*: a ticket is keyed by the moment the kernel started the
+cgseq process (not when Python finished starting up, whose jitter on a busy machine
+exceeds the gap between two jobs fired 50 ms apart), with the draw number breaking ties.
+A waiter re-scans after every wake-up, so a ticket that lands in front of it is honoured.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from cgseq.errors import WaitTimeout
 
 @dataclass
 class Ticket:
-    number: int
+    key: str
     path: Path
     fd: int
 
@@ -73,7 +78,7 @@ class Turn:
     def _predecessors(self) -> Iterator[Path]:
         """The nearest earlier ticket, again and again, until none is left."""
         while True:
-            earlier = [p for p in _tickets(self.directory) if _number(p) < self.ticket.number]
+            earlier = [p for p in _tickets(self.directory) if p.name < self.ticket.key]
             if not earlier:
                 return
             yield earlier[-1]
@@ -120,7 +125,7 @@ def queue_up(directory: Path, info: dict[str, Any]) -> Turn:
     try:
         fcntl.flock(guard, fcntl.LOCK_EX)
         number = _draw_number(directory / "next")
-        ticket = _publish(tickets, number, info)
+        ticket = _publish(tickets, f"{asked_ns():020d}-{number:012d}", info)
     finally:
         os.close(guard)
     return Turn(directory, ticket)
@@ -135,14 +140,36 @@ def _draw_number(counter: Path) -> int:
     return number
 
 
-def _publish(tickets: Path, number: int, info: dict[str, Any]) -> Ticket:
-    final = tickets / f"{number:012d}"
-    temporary = tickets / f".new-{os.getpid()}-{number}"
+def asked_ns() -> int:
+    """When this process asked for a turn, on a clock shared by all processes.
+
+    Linux: the kernel's start time of this process (CLOCK_BOOTTIME ticks) when it is
+    recent; a long-lived library caller asks *now*.
+    """
+    now = time.clock_gettime_ns(_CLOCK)
+    if _CLOCK != getattr(time, "CLOCK_BOOTTIME", None):
+        return now
+    try:
+        stat = Path("/proc/self/stat").read_text()
+    except OSError:
+        return now
+    ticks = int(stat.rpartition(")")[2].split()[19])  # field 22: starttime
+    started = ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+    return started if 0 <= now - started < _RECENT_NS else now
+
+
+_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+_RECENT_NS = 2_000_000_000
+
+
+def _publish(tickets: Path, key: str, info: dict[str, Any]) -> Ticket:
+    final = tickets / key
+    temporary = tickets / f".new-{os.getpid()}-{key}"
     fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)  # locked before anyone can see it
     os.write(fd, json.dumps(info).encode())
     os.rename(temporary, final)
-    return Ticket(number, final, fd)
+    return Ticket(key, final, fd)
 
 
 def _tickets(directory: Path) -> list[Path]:
@@ -150,11 +177,7 @@ def _tickets(directory: Path) -> list[Path]:
         names = os.listdir(directory / "tickets")
     except FileNotFoundError:
         return []
-    return [directory / "tickets" / n for n in sorted(names) if n.isdigit()]
-
-
-def _number(path: Path) -> int:
-    return int(path.name)
+    return [directory / "tickets" / n for n in sorted(names) if not n.startswith(".")]
 
 
 def _await_release(path: Path) -> None:
@@ -199,7 +222,7 @@ def live_tickets(directory: Path) -> list[dict[str, Any]]:
     for path in _tickets(directory):
         info = read_json(path)
         if info is not None and is_live(path):
-            result.append(info | {"ticket": _number(path)})
+            result.append(info | {"ticket": path.name})
     return result
 
 

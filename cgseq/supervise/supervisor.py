@@ -22,6 +22,7 @@ from cgseq.supervise.spawn import spawn_held
 
 EMPTY_WAIT = 10.0  # seconds to wait for a killed group to empty before giving up
 LEFTOVER_TICK = 0.1
+TICK = 1.0  # how often the holder record gets fresh usage figures for `cgseq status`
 KILLED_FOR_LIMIT = EXIT_SIGNAL_BASE + signal.SIGKILL  # 137
 
 
@@ -56,7 +57,7 @@ class Supervisor:
         self.deadline: float | None = None  # --timeout
         self.escalate_at: float | None = None  # SIGKILL after SIGTERM
         self.next_sample: float | None = None
-        self.next_tick = 0.0
+        self.next_tick = time.monotonic() + TICK
 
     def run(self) -> Attempt:
         try:
@@ -102,8 +103,7 @@ class Supervisor:
 
     def _sleep(self, now: float) -> None:
         pending = [t for t in (self.deadline, self.escalate_at, self.next_sample) if t is not None]
-        if self.status is not None:
-            pending.append(now + LEFTOVER_TICK)
+        pending.append(now + LEFTOVER_TICK if self.status is not None else self.next_tick)
         timeout = max(0.0, min(pending) - now) if pending else None
         select.select([self.signals.read_fd], [], [], timeout)
 
@@ -147,6 +147,9 @@ class Supervisor:
             self.group.kill()
         if self.next_sample is not None and now >= self.next_sample:
             self._sample(now)
+        if now >= self.next_tick and self.status is None:
+            self.next_tick = now + TICK
+            self.hooks.tick(self.group.usage())
 
     def _sample(self, now: float) -> None:
         assert self.group.poll_interval is not None
@@ -155,9 +158,6 @@ class Supervisor:
         if breach is not None:
             self._end_for(breach)
             self.group.kill()
-        if now >= self.next_tick:
-            self.next_tick = now + 1.0
-            self.hooks.tick(self.group.usage())
 
     def _end_for(self, breach: Breach) -> None:
         if self.breach is None:  # the first reason recorded wins

@@ -1,0 +1,113 @@
+"""``cgseq doctor``: every backend, whether it works here, what it enforces, how to fix it.
+
+Availability is not taken on trust: for each available backend a canary job runs under
+a small memory limit, and doctor reports whether it was really killed for memory.
+``--clean`` kills and removes what dead supervisors left behind (only cgseq's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from cgseq import backends
+from cgseq.backends.base import Availability
+
+CANARY_LIMIT = 64 << 20
+CANARY = (
+    "import time\n"
+    "chunks = []\n"
+    "for _ in range(64):\n"  # up to 512M in 8M steps: far past the 64M limit
+    "    chunks.append(bytearray(8 << 20)); time.sleep(0.02)\n"
+)
+
+
+def doctor_command(args: argparse.Namespace) -> int:
+    found = backends.probe_all()
+    auto = next((a.backend for a in found if a.available), "poll")
+    canaries = {} if args.no_canary else {a.backend: _canary(a) for a in found if a.available}
+    cleaned = _clean() if args.clean else []
+    if args.json:
+        data = [asdict(a) | {"enforces": dict(a.enforces), "canary": canaries.get(a.backend)}
+                for a in found]
+        print(json.dumps({"auto": auto, "backends": data, "cleaned": cleaned}, indent=2))
+    else:
+        _print(found, auto, canaries, cleaned)
+    failed = [name for name, c in canaries.items() if c and not c["enforced"]]
+    return 1 if failed else 0
+
+
+def _print(found: list[Availability], auto: str, canaries: dict[str, Any],
+           cleaned: list[str]) -> None:
+    print(f"cgseq doctor — python {sys.version.split()[0]}, {sys.platform}")
+    print(f"--backend auto uses: {auto}\n")
+    for availability in found:
+        mark = "ok " if availability.available else "no "
+        kind = " (kernel-enforced)" if availability.kernel and availability.available else ""
+        print(f"[{mark}] {availability.backend}{kind}: {availability.reason}")
+        for limit, how in availability.enforces.items():
+            print(f"        {limit:<8} {how}")
+        if availability.fix:
+            print(f"        fix: {availability.fix}")
+        canary = canaries.get(availability.backend)
+        if canary:
+            print(f"        canary: {canary['summary']}")
+    for line in cleaned:
+        print(f"cleaned: {line}")
+
+
+def _canary(availability: Availability) -> dict[str, Any]:
+    """Run a real hog under a 64M limit with this backend; was it killed for memory?"""
+    from cgseq.api import run
+    from cgseq.errors import CgseqError
+    from cgseq.model import JobSpec, Limits, TerminationReason
+
+    spec = JobSpec(argv=(sys.executable, "-c", CANARY), backend=availability.backend,
+                   limits=Limits(memory=CANARY_LIMIT, timeout=30), lock="cgseq-doctor-canary",
+                   record=False)
+    try:
+        result = run(spec)
+    except CgseqError as exc:
+        return {"enforced": False, "summary": f"could not run: {exc}"}
+    enforced = result.reason is TerminationReason.MEMORY
+    peak = f", peak {result.peak_memory >> 20}M" if result.peak_memory else ""
+    verdict = "killed for memory" if enforced else f"NOT killed ({result.reason.value})"
+    return {"enforced": enforced, "reason": result.reason.value, "peak_memory": result.peak_memory,
+            "summary": f"64M hog {verdict}{peak} in {result.duration:.2f}s"}
+
+
+def _clean() -> list[str]:
+    """Reap jobs of dead holders in every slot, then orphaned kernel groups."""
+    from cgseq import recovery
+    from cgseq.statedir import state_dir
+    from cgseq.turns import read_json
+
+    lines: list[str] = []
+    for slot in sorted((state_dir() / "slots").glob("*")):
+        holder = read_json(slot / "holder.json")
+        if holder and _slot_free(slot):
+            lines += recovery.reap_record(holder)
+            (slot / "holder.json").unlink(missing_ok=True)
+    return lines + _orphan_groups()
+
+
+def _slot_free(slot: Any) -> bool:
+    import fasteners
+
+    lock = fasteners.InterProcessLock(str(slot / "slot.lock"))
+    if not lock.acquire(blocking=False):
+        return False
+    lock.release()
+    return True
+
+
+def _orphan_groups() -> list[str]:
+    try:
+        from cgseq.backends import cgroupfs
+    except ImportError:
+        return []
+    reap = getattr(cgroupfs, "reap_orphans", None)
+    return list(reap()) if callable(reap) else []
