@@ -145,6 +145,9 @@ class _Job:
         return env
 
     def _started(self, pid: int, backend: Any, group: Any) -> None:
+        self.warnings = _unenforced(self.spec, backend.name, group.enforced())
+        for warning in self.warnings:
+            self.context.notice(f"warning: {warning}")
         if self.turn is None:
             return
         self._holder = {
@@ -167,7 +170,22 @@ class _Job:
             exit_code=attempt.exit_code, reason=attempt.reason, detail=attempt.detail,
             attempts=attempts, peak_memory=attempt.usage.peak_memory,
             peak_pids=attempt.usage.peak_pids, leftovers_killed=attempt.leftovers,
+            warnings=list(getattr(self, "warnings", [])),
         )
+
+
+def _unenforced(spec: JobSpec, backend: str, enforced: dict[str, str]) -> list[str]:
+    """A requested limit the backend does not enforce, or enforces only by sampling."""
+    requested = {"memory": spec.limits.memory, "pids": spec.limits.pids}
+    lines = []
+    for limit, value in requested.items():
+        how = enforced.get(limit)
+        if value is not None and how is None:
+            lines.append(f"--{limit} is NOT enforced by backend {backend} (see 'cgseq doctor')")
+        elif value is not None and not how.startswith("kernel"):
+            lines.append(f"--{limit} enforced by backend {backend} by sampling ({how}), "
+                         "not by the kernel; see 'cgseq doctor'")
+    return lines
 
 
 def _candidates(name: str) -> list[Any]:

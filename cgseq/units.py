@@ -26,7 +26,7 @@ def parse_size(text: str, what: str = "size") -> int | None:
     number, unit = float(match.group(1)), match.group(2).lower()
     value = int(number * _SIZE_FACTORS[unit])
     if value <= 0:
-        raise UsageError(f"invalid {what} {text!r}: must be greater than 0")
+        raise UsageError(f"invalid {what} {text!r}: must be more than 0; expected {SIZE_FORMS}")
     return value
 
 
@@ -45,7 +45,7 @@ def parse_duration(text: str, what: str = "duration") -> float | None:
 
 def _positive(value: float, what: str, text: str) -> float:
     if value <= 0:
-        raise UsageError(f"invalid {what} {text!r}: must be greater than 0")
+        raise UsageError(f"invalid {what} {text!r}: must be more than 0; expected {DURATION_FORMS}")
     return value
 
 

@@ -30,7 +30,22 @@ def run_command(args: argparse.Namespace) -> int:
     context = RunContext(on_wait=_announce_wait, notice=_notice)
     result = run(spec, context)
     _report(result, args)
+    if spec.record and (args.verbose or _notable(result)):
+        _log(result, args.verbose)
     return result.exit_code
+
+
+def _notable(result: JobResult) -> bool:
+    return (result.reason is not TerminationReason.EXITED or result.queue_wait > 1.0
+            or bool(result.leftovers_killed or result.warnings))
+
+
+def _log(result: JobResult, verbose: bool) -> None:
+    from cgseq.eventlog import log_event
+    from cgseq.statedir import state_dir
+
+    data = result.to_json()
+    log_event(state_dir(), "job.finished", verbose=verbose, **data)
 
 
 def _command(raw: list[str]) -> tuple[str, ...]:
@@ -90,8 +105,6 @@ def _report(result: JobResult, args: argparse.Namespace) -> None:
         _notice(f"{verb} {command}: {result.detail}")
     elif result.reason in (TerminationReason.NOT_FOUND, TerminationReason.NOT_EXECUTABLE):
         _notice(result.detail or result.reason.value)
-    for warning in result.warnings:
-        _notice(f"warning: {warning}")
     data = result.to_json()
     if args.report:
         with open(args.report, "w") as handle:
