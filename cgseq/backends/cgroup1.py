@@ -196,16 +196,7 @@ class Cgroup1Backend:
         return group
 
     def reap(self, record: Mapping[str, Any]) -> list[str]:
-        job_id, paths = cgroupfs.paths_from_record(NAME, dict(record))
-        return _reap(job_id, paths)
-
-
-def _reap(job_id: str, paths: list[Path]) -> list[str]:
-    from cgseq import jobids
-
-    if jobids.supervisor_alive(job_id):  # a live supervisor still owns its job
-        return []
-    return cgroupfs.reap_job(job_id, [path for path in paths if path.is_dir()])
+        return cgroupfs.reap_record(NAME, dict(record))
 
 
 _ENFORCES = {
@@ -229,21 +220,13 @@ def _problem(mounts: cgroupfs.Mounts) -> tuple[str, str] | None:
         )
     parent = cgroupfs.parent_name()
     for name in cgroupfs.V1_CONTROLLERS:
-        where = _blocking_dir(mounts.v1[name], parent)
+        where = cgroupfs.blocking_dir(mounts.v1[name], parent)
         if where is not None:
             return (
                 f"cannot create groups in {where} (uid {os.geteuid()})",
                 _ROOT_FIX if os.geteuid() != 0 else _CONTAINER_FIX,
             )
     return None
-
-
-def _blocking_dir(mount: Path, parent: str) -> Path | None:
-    """The directory that blocks creating ``<mount>/<parent>/<job>``, or None."""
-    target = mount / parent
-    while not target.exists() and target != mount:
-        target = target.parent
-    return None if os.access(target, os.W_OK | os.X_OK) else target
 
 
 def _describe(mounts: cgroupfs.Mounts) -> str:
@@ -255,7 +238,7 @@ def _describe(mounts: cgroupfs.Mounts) -> str:
 
 def _tracking_base(mounts: cgroupfs.Mounts) -> Path | None:
     """The v2 tree serves for tracking when mounted and writable (hybrid hosts)."""
-    if mounts.v2 is None or _blocking_dir(mounts.v2, cgroupfs.parent_name()) is not None:
+    if mounts.v2 is None or cgroupfs.blocking_dir(mounts.v2, cgroupfs.parent_name()) is not None:
         return None
     return mounts.v2
 

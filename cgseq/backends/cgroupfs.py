@@ -139,13 +139,30 @@ def set_limit(backend: str, path: Path, value: int | None) -> None:
         got = read(path)
     except OSError as exc:
         raise BackendUnavailable(
-            backend, f"cannot set {path.name} to {wanted} in {path.parent}: {exc.strerror}",
+            backend,
+            f"cannot set {path.name} to {wanted} in {path.parent}: {exc.strerror}",
             hint="run as root or in a cgroup subtree delegated to this user",
         ) from exc
     if not _limit_matches(value, got):
         raise BackendUnavailable(
             backend, f"{path} reads back {got} after writing {wanted}: the limit is not in force"
         )
+
+
+def set_exact(backend: str, path: Path, value: str) -> None:
+    """Write a setting (``memory.oom.group``, ``cgroup.subtree_control``) and verify it."""
+    try:
+        write(path, value)
+        got = read(path)
+    except OSError as exc:
+        raise BackendUnavailable(
+            backend,
+            f"cannot write {value!r} to {path}: {exc.strerror}",
+            hint="run as root or in a cgroup subtree delegated to this user",
+        ) from exc
+    wanted = {word.lstrip("+") for word in value.split()}
+    if not wanted <= set(got.split()):
+        raise BackendUnavailable(backend, f"{path} reads back {got!r} after writing {value!r}")
 
 
 def _limit_matches(wanted: int | None, got: str) -> bool:
@@ -160,6 +177,14 @@ def _limit_matches(wanted: int | None, got: str) -> bool:
 # ---------------------------------------------------------------- groups and processes
 
 
+def blocking_dir(base: Path, parent: str) -> Path | None:
+    """The directory that stops us creating ``<base>/<parent>/<job>`` (not writable), or None."""
+    target = base / parent
+    while not target.exists() and target != base:
+        target = target.parent
+    return None if os.access(target, os.W_OK | os.X_OK) else target
+
+
 def make_group(backend: str, path: Path, *, exist_ok: bool = False) -> None:
     try:
         path.mkdir(exist_ok=exist_ok)
@@ -167,7 +192,8 @@ def make_group(backend: str, path: Path, *, exist_ok: bool = False) -> None:
         raise BackendUnavailable(backend, f"cannot create {path}: parent is missing") from exc
     except OSError as exc:
         raise BackendUnavailable(
-            backend, f"cannot create cgroup {path}: {exc.strerror}",
+            backend,
+            f"cannot create cgroup {path}: {exc.strerror}",
             hint="run as root, or give cgseq a delegated cgroup subtree (systemd Delegate=yes)",
         ) from exc
 
@@ -214,7 +240,8 @@ def place(backend: str, group: Path, pid: int) -> None:
         write(group / "cgroup.procs", str(pid))
     except OSError as exc:
         raise BackendUnavailable(
-            backend, f"cannot move pid {pid} into {group}: {exc.strerror}",
+            backend,
+            f"cannot move pid {pid} into {group}: {exc.strerror}",
             hint="run as root, or from inside the delegated subtree (cgroup v2 moves need "
             "write access to the common ancestor's cgroup.procs)",
         ) from exc
@@ -399,6 +426,14 @@ def reap_orphans(parent: str | None = None) -> list[str]:
         if not jobids.supervisor_alive(job_id):
             lines.extend(reap_job(job_id, paths))
     return lines
+
+
+def reap_record(backend: str, record: dict[str, object]) -> list[str]:
+    """``Backend.reap`` for the cgroup backends: only the groups the record names."""
+    job_id, paths = paths_from_record(backend, record)
+    if jobids.supervisor_alive(job_id):  # a live supervisor still owns its job
+        return []
+    return reap_job(job_id, [path for path in paths if path.is_dir()])
 
 
 def paths_from_record(backend: str, record: dict[str, object]) -> tuple[str, list[Path]]:
