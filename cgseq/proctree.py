@@ -15,6 +15,7 @@ import time
 import psutil
 
 JOB_ENV = "CGSEQ_JOB_ID"
+CREATE_TIME_SLACK = 2.0
 
 
 def descendants() -> list[psutil.Process]:
@@ -63,10 +64,12 @@ def signal_group(pgid: int, signum: int) -> None:
 def carrying_job_id(job_id: str, not_before: float) -> list[psutil.Process]:
     """Our user's processes started by job ``job_id``: its id in their environment.
 
-    Only processes created after the job started qualify, so a reused pid is never hit.
+    Only processes created after the job started qualify, so a reused pid is never hit
+    (with slack: psutil's create times derive from a boot time rounded to whole seconds).
     """
     found = []
     uid = os.getuid()
+    not_before -= CREATE_TIME_SLACK
     for process in psutil.process_iter(["uids", "create_time"]):
         try:
             if process.info["uids"].real != uid or process.info["create_time"] < not_before:

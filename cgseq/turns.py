@@ -29,7 +29,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -64,14 +64,18 @@ class Turn:
         ``on_wait(turn)`` is called once, only if there really is a wait.
         """
         started = time.monotonic()
+        announced = False
+
+        def announce() -> None:
+            nonlocal announced
+            if not announced and on_wait is not None:
+                on_wait(self)
+            announced = True
+
         with _deadline(timeout):
-            announced = False
             for predecessor in self._predecessors():
-                if not announced and on_wait is not None:
-                    on_wait(self)
-                    announced = True
-                _await_release(predecessor)
-            self._take_slot(lambda: on_wait(self) if on_wait and not announced else None)
+                _await_release(predecessor, announce)
+            self._take_slot(announce)
         self.waited = time.monotonic() - started
         return self.waited
 
@@ -83,7 +87,7 @@ class Turn:
                 return
             yield earlier[-1]
 
-    def _take_slot(self, announce: Any) -> None:
+    def _take_slot(self, announce: Callable[[], None]) -> None:
         import fasteners  # only now: a waiter blocked above never paid for the import
 
         lock = fasteners.InterProcessLock(str(self.directory / "slot.lock"))
@@ -180,14 +184,21 @@ def _tickets(directory: Path) -> list[Path]:
     return [directory / "tickets" / n for n in sorted(names) if not n.startswith(".")]
 
 
-def _await_release(path: Path) -> None:
-    """Block until the ticket's owner is done or dead, then clear the ticket away."""
+def _await_release(path: Path, announce: Callable[[], None]) -> None:
+    """Block until the ticket's owner is done or dead, then clear the ticket away.
+
+    A dead owner's ticket is taken at once, silently; only a live one is announced.
+    """
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # blocks in the kernel; a dead owner's lock is gone
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            announce()
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks in the kernel; a dead owner's lock is gone
         _unlink_if_same(path, fd)
     finally:
         os.close(fd)

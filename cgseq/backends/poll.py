@@ -59,7 +59,10 @@ class PollBackend:
 def _group_members(pgid: int, not_before: float) -> list[Any]:
     import psutil
 
+    from cgseq.proctree import CREATE_TIME_SLACK
+
     members = []
+    not_before -= CREATE_TIME_SLACK
     for process in psutil.process_iter(["create_time"]):
         try:
             if process.info["create_time"] >= not_before and os.getpgid(process.pid) == pgid:
