@@ -7,6 +7,7 @@ before the turn is held.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -66,8 +67,9 @@ def _check_named_backend(name: str) -> None:
     select(name)
 
 
-def _hold(spec: JobSpec, slot: Slot, turn: turns.Turn, cwd: str, queue_wait: float,
-          context: RunContext) -> JobResult:
+def _hold(
+    spec: JobSpec, slot: Slot, turn: turns.Turn, cwd: str, queue_wait: float, context: RunContext
+) -> JobResult:
     from cgseq import recovery
 
     for line in recovery.after_dead_holder(turn):
@@ -89,8 +91,9 @@ def _run_inline(spec: JobSpec, slot: Slot, cwd: str, context: RunContext) -> Job
 
 
 class _Job:
-    def __init__(self, spec: JobSpec, slot: Slot, turn: turns.Turn | None, cwd: str,
-                 context: RunContext) -> None:
+    def __init__(
+        self, spec: JobSpec, slot: Slot, turn: turns.Turn | None, cwd: str, context: RunContext
+    ) -> None:
         self.spec, self.slot, self.turn, self.cwd, self.context = spec, slot, turn, cwd, context
         self.job_id = jobids.new_job_id()
         self.started = time.monotonic()
@@ -120,18 +123,21 @@ class _Job:
     def _attempt(self, candidates: list[Any], signals: Any, attempts: int) -> JobResult:
         from cgseq.supervise.supervisor import Hooks, Supervisor
 
-        for index, (backend, availability) in enumerate(candidates):
+        for index, (backend, _availability) in enumerate(candidates):
             group = backend.open_group(self.spec, self.job_id)
-            hooks = Hooks(started=lambda pid, b=backend, g=group: self._started(pid, b, g),
-                          tick=self._tick)
+            hooks = Hooks(
+                started=functools.partial(self._started, backend=backend, group=group),
+                tick=self._tick,
+            )
             try:
-                attempt = Supervisor(self.spec, group, self._env(), signals, self.tty,
-                                     hooks).run()
+                attempt = Supervisor(self.spec, group, self._env(), signals, self.tty, hooks).run()
             except BackendUnavailable as exc:
                 _close_quietly(group)
                 if self.spec.backend != "auto" or index + 1 == len(candidates):
                     raise
-                self.context.notice(f"warning: {exc}; falling back to {candidates[index + 1][0].name}")
+                self.context.notice(
+                    f"warning: {exc}; falling back to {candidates[index + 1][0].name}"
+                )
                 continue
             _close_quietly(group)
             return self._result(backend.name, attempt, attempts)
@@ -151,25 +157,42 @@ class _Job:
         if self.turn is None:
             return
         self._holder = {
-            "pid": os.getpid(), "job_pid": pid, "job_id": self.job_id, "argv": list(self.spec.argv),
-            "cwd": self.cwd, "since": time.time(), "backend": backend.name,
-            "record": group.record(), "limits": asdict(self.spec.limits),
+            "pid": os.getpid(),
+            "job_pid": pid,
+            "job_id": self.job_id,
+            "argv": list(self.spec.argv),
+            "cwd": self.cwd,
+            "since": time.time(),
+            "backend": backend.name,
+            "record": group.record(),
+            "limits": asdict(self.spec.limits),
         }
         self.turn.write_holder(self._holder)
 
     def _tick(self, usage: Usage) -> None:
         if self.turn is not None and getattr(self, "_holder", None):
-            self._holder.update(peak_memory=usage.peak_memory, memory_now=usage.memory_now,
-                                peak_pids=usage.peak_pids)
+            self._holder.update(
+                peak_memory=usage.peak_memory,
+                memory_now=usage.memory_now,
+                peak_pids=usage.peak_pids,
+            )
             self.turn.write_holder(self._holder)
 
     def _result(self, backend: str, attempt: Any, attempts: int) -> JobResult:
         return JobResult(
-            argv=list(self.spec.argv), cwd=self.cwd, project=self.slot.project, backend=backend,
-            limits=asdict(self.spec.limits), enforcement=attempt.enforcement,
-            exit_code=attempt.exit_code, reason=attempt.reason, detail=attempt.detail,
-            attempts=attempts, peak_memory=attempt.usage.peak_memory,
-            peak_pids=attempt.usage.peak_pids, leftovers_killed=attempt.leftovers,
+            argv=list(self.spec.argv),
+            cwd=self.cwd,
+            project=self.slot.project,
+            backend=backend,
+            limits=asdict(self.spec.limits),
+            enforcement=attempt.enforcement,
+            exit_code=attempt.exit_code,
+            reason=attempt.reason,
+            detail=attempt.detail,
+            attempts=attempts,
+            peak_memory=attempt.usage.peak_memory,
+            peak_pids=attempt.usage.peak_pids,
+            leftovers_killed=attempt.leftovers,
             warnings=list(getattr(self, "warnings", [])),
         )
 
@@ -182,9 +205,11 @@ def _unenforced(spec: JobSpec, backend: str, enforced: dict[str, str]) -> list[s
         how = enforced.get(limit)
         if value is not None and how is None:
             lines.append(f"--{limit} is NOT enforced by backend {backend} (see 'cgseq doctor')")
-        elif value is not None and not how.startswith("kernel"):
-            lines.append(f"--{limit} enforced by backend {backend} by sampling ({how}), "
-                         "not by the kernel; see 'cgseq doctor'")
+        elif value is not None and how is not None and not how.startswith("kernel"):
+            lines.append(
+                f"--{limit} enforced by backend {backend} by sampling ({how}), "
+                "not by the kernel; see 'cgseq doctor'"
+            )
     return lines
 
 
@@ -204,8 +229,13 @@ def _candidates(name: str) -> list[Any]:
 
 
 def _should_retry(result: JobResult) -> bool:
-    retryable = {TerminationReason.EXITED, TerminationReason.TIMEOUT, TerminationReason.SIGNALED,
-                 TerminationReason.MEMORY, TerminationReason.PIDS}
+    retryable = {
+        TerminationReason.EXITED,
+        TerminationReason.TIMEOUT,
+        TerminationReason.SIGNALED,
+        TerminationReason.MEMORY,
+        TerminationReason.PIDS,
+    }
     return result.exit_code != 0 and result.reason in retryable
 
 

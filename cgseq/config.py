@@ -66,15 +66,21 @@ BACKENDS = ("auto", "systemd", "cgroup2", "cgroup1", "poll")
 
 OPTIONS: tuple[Option, ...] = (
     Option("memory", units.parse_size, None, "memory limit of the whole job (512M, 2G, 1.5GiB)"),
-    Option("swap", units.parse_size, 0, "swap the job may use on top of --memory (kernel backends)"),
+    Option(
+        "swap", units.parse_size, 0, "swap the job may use on top of --memory (kernel backends)"
+    ),
     Option("pids", units.parse_count, None, "maximum number of processes in the job"),
     Option("timeout", units.parse_duration, None, "wall-time limit (90s, 10m, 1h)"),
     Option("kill_grace", units.parse_duration, 5.0, "time between SIGTERM and SIGKILL"),
     Option("backend", _choice(*BACKENDS), "auto", "how limits are enforced"),
     Option("lock", _text, None, "queue on a named slot instead of the project's"),
     Option("wait_timeout", units.parse_duration, None, "give up waiting for a turn after this"),
-    Option("leftovers", _choice("kill", "wait", "keep"), "kill",
-           "what to do with processes left when the command exits"),
+    Option(
+        "leftovers",
+        _choice("kill", "wait", "keep"),
+        "kill",
+        "what to do with processes left when the command exits",
+    ),
     Option("retry", _retries, 0, "re-run a failed job up to N more times in the same turn"),
     Option("poll_interval", units.parse_duration, 0.1, "sampling interval of the poll backend"),
     Option("record", _flag, True, "keep history and the event log in the state dir"),
@@ -133,6 +139,7 @@ def _pyproject_values(project: str) -> dict[str, object]:
         raise UsageError(f"cannot read {path}: {exc}") from None
     unknown = sorted(set(table) - set(BY_NAME))
     if unknown:
-        raise UsageError(f"{path} [tool.cgseq]: unknown key {unknown[0]!r}; "
-                         f"known keys: {', '.join(BY_NAME)}")
+        raise UsageError(
+            f"{path} [tool.cgseq]: unknown key {unknown[0]!r}; known keys: {', '.join(BY_NAME)}"
+        )
     return dict(table)

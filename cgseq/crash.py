@@ -13,9 +13,10 @@ from pathlib import Path
 def write_crash_log(exc: BaseException) -> str:
     from cgseq import __version__
 
-    text = (f"cgseq {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
-            f"argv: {sys.argv}\n{time.ctime()}\n\n"
-            + "".join(traceback.format_exception(exc)))
+    text = (
+        f"cgseq {__version__}, Python {platform.python_version()}, {platform.platform()}\n"
+        f"argv: {sys.argv}\n{time.ctime()}\n\n" + "".join(traceback.format_exception(exc))
+    )
     try:
         from cgseq.statedir import state_dir
 

@@ -20,15 +20,19 @@ def log_event(state: Path, event: str, *, verbose: bool = False, **fields: Any) 
     with path.open("a") as handle:
         logger = structlog.wrap_logger(
             structlog.WriteLogger(handle),
-            processors=[structlog.processors.TimeStamper(fmt="iso"),
-                        structlog.processors.JSONRenderer()],
+            processors=[
+                structlog.processors.TimeStamper(fmt="iso"),
+                structlog.processors.JSONRenderer(),
+            ],
         )
         logger.info(event, **fields)
     if verbose:
         console = structlog.wrap_logger(
             structlog.PrintLogger(sys.stderr),
-            processors=[structlog.processors.TimeStamper(fmt="%H:%M:%S"),
-                        structlog.dev.ConsoleRenderer(colors=False)],
+            processors=[
+                structlog.processors.TimeStamper(fmt="%H:%M:%S"),
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
         )
         console.info(event, **fields)
 

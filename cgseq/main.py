@@ -33,9 +33,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="cgseq", description="Run commands one at a time per project, "
-                     "under memory, process and time limits.", epilog=EXIT_CODES,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="cgseq",
+        description="Run commands one at a time per project, "
+        "under memory, process and time limits.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"cgseq {__version__}")
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", parser_class=_Parser)
     _add_run(commands)
@@ -43,27 +47,39 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
     doctor = commands.add_parser("doctor", help="what each backend can enforce here, and why not")
     doctor.add_argument("--json", action="store_true", help="print JSON")
-    doctor.add_argument("--clean", action="store_true",
-                        help="kill and remove groups left by dead supervisors")
+    doctor.add_argument(
+        "--clean", action="store_true", help="kill and remove groups left by dead supervisors"
+    )
     doctor.add_argument("--no-canary", action="store_true", help="skip the canary jobs")
     config = commands.add_parser("config", help="effective settings and where each comes from")
     config.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
-def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
     run = commands.add_parser(
-        "run", help="run a command when it is this project's turn",
-        usage="cgseq run [options] -- COMMAND [ARGS...]", epilog=EXIT_CODES,
+        "run",
+        help="run a command when it is this project's turn",
+        usage="cgseq run [options] -- COMMAND [ARGS...]",
+        epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for option in OPTIONS:
         if option.name == "record":
-            run.add_argument("--no-record", dest="record", action="store_const", const="false",
-                             help="keep no history or event log for this job")
+            run.add_argument(
+                "--no-record",
+                dest="record",
+                action="store_const",
+                const="false",
+                help="keep no history or event log for this job",
+            )
             continue
-        run.add_argument(option.flag, dest=option.name, metavar=option.name.upper(),
-                         help=f"{option.help} [env {option.env}]")
+        run.add_argument(
+            option.flag,
+            dest=option.name,
+            metavar=option.name.upper(),
+            help=f"{option.help} [env {option.env}]",
+        )
     run.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     run.add_argument("--report", metavar="FILE", help="write the result as JSON to FILE")
     run.add_argument("-v", "--verbose", action="store_true", help="log cgseq's events to stderr")

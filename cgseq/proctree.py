@@ -7,6 +7,7 @@ those are found by the job's id in their environment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -48,17 +49,13 @@ def describe(processes: list[psutil.Process], limit: int = 5) -> str:
 
 def signal_all(processes: list[psutil.Process], signum: int) -> None:
     for process in processes:
-        try:
+        with contextlib.suppress(psutil.Error):
             process.send_signal(signum)  # psutil checks the pid was not reused
-        except psutil.Error:
-            pass
 
 
 def signal_group(pgid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def carrying_job_id(job_id: str, not_before: float) -> list[psutil.Process]:

@@ -35,8 +35,9 @@ def slot_for(cwd: str, lock: str | None) -> Slot:
     if lock:
         return Slot(key="lock-" + _safe(lock), label=f"lock {lock}", project=project)
     digest = hashlib.sha256(project.encode()).hexdigest()[:12]
-    return Slot(key=f"{_safe(os.path.basename(project)) or 'root'}-{digest}", label=project,
-                project=project)
+    return Slot(
+        key=f"{_safe(os.path.basename(project)) or 'root'}-{digest}", label=project, project=project
+    )
 
 
 def _safe(name: str) -> str:

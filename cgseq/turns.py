@@ -151,7 +151,7 @@ def asked_ns() -> int:
     recent; a long-lived library caller asks *now*.
     """
     now = time.clock_gettime_ns(_CLOCK)
-    if _CLOCK != getattr(time, "CLOCK_BOOTTIME", None):
+    if getattr(time, "CLOCK_BOOTTIME", None) != _CLOCK:
         return now
     try:
         stat = Path("/proc/self/stat").read_text()

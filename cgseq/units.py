@@ -53,7 +53,9 @@ def parse_count(text: str, what: str = "count") -> int | None:
     if text.strip().lower() in _UNLIMITED:
         return None
     if not text.strip().isdigit() or int(text) <= 0:
-        raise UsageError(f"invalid {what} {text!r}: expected a whole number greater than 0, or 'max'")
+        raise UsageError(
+            f"invalid {what} {text!r}: expected a whole number greater than 0, or 'max'"
+        )
     return int(text)
 
 

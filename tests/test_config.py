@@ -13,7 +13,9 @@ def write_pyproject(tmp_path: Path, body: str) -> Path:
     return tmp_path
 
 
-def test_precedence_default_pyproject_env_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_precedence_default_pyproject_env_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = write_pyproject(tmp_path, 'memory = "1G"\npids = 50\ntimeout = "10m"\nretry = 1')
     monkeypatch.setenv("CGSEQ_PIDS", "60")
     monkeypatch.setenv("CGSEQ_TIMEOUT", "5m")

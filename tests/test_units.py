@@ -8,8 +8,15 @@ from cgseq.units import format_duration, format_size, parse_count, parse_duratio
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("512M", 512 << 20), ("2G", 2 << 30), ("1.5GiB", 3 << 29), ("100", 100), ("64k", 64 << 10),
-     ("2gb", 2 << 30), ("max", None)],
+    [
+        ("512M", 512 << 20),
+        ("2G", 2 << 30),
+        ("1.5GiB", 3 << 29),
+        ("100", 100),
+        ("64k", 64 << 10),
+        ("2gb", 2 << 30),
+        ("max", None),
+    ],
 )
 def test_sizes(text: str, expected: int | None) -> None:
     assert parse_size(text) == expected
@@ -25,8 +32,15 @@ def test_bad_sizes_name_the_accepted_forms(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("90s", 90.0), ("10m", 600.0), ("1h", 3600.0), ("1h30m", 5400.0), ("500ms", 0.5),
-     ("2.5", 2.5), ("none", None)],
+    [
+        ("90s", 90.0),
+        ("10m", 600.0),
+        ("1h", 3600.0),
+        ("1h30m", 5400.0),
+        ("500ms", 0.5),
+        ("2.5", 2.5),
+        ("none", None),
+    ],
 )
 def test_durations(text: str, expected: float | None) -> None:
     assert parse_duration(text) == expected

@@ -38,9 +38,11 @@ def _probe(name: str) -> Availability:
 
 
 def _install_hint(name: str) -> str | None:
-    return "pip install 'cgseq[systemd]' (needs libsystemd-dev, pkg-config, gcc)" if (
-        name == "systemd"
-    ) else None
+    return (
+        "pip install 'cgseq[systemd]' (needs libsystemd-dev, pkg-config, gcc)"
+        if (name == "systemd")
+        else None
+    )
 
 
 def select(name: str = "auto") -> tuple[Backend, Availability]:

@@ -107,8 +107,9 @@ class PollGroup:
         total = sum(size for size, _ in sizes)
         self._record(total, len(processes))
         if self.limits.pids is not None and len(processes) > self.limits.pids:
-            return Breach(TerminationReason.PIDS,
-                          f"{len(processes)} processes over limit {self.limits.pids}")
+            return Breach(
+                TerminationReason.PIDS, f"{len(processes)} processes over limit {self.limits.pids}"
+            )
         if self.limits.memory is not None and total > self.limits.memory:
             return Breach(TerminationReason.MEMORY, self._memory_detail(total, sizes))
         return None
@@ -124,8 +125,10 @@ class PollGroup:
             name = largest.name()
         except Exception:
             name = "?"
-        return (f"memory {format_size(total)} over limit {format_size(self.limits.memory)} "
-                f"(largest: {name} pid {largest.pid}, {format_size(size)})")
+        return (
+            f"memory {format_size(total)} over limit {format_size(self.limits.memory)} "
+            f"(largest: {name} pid {largest.pid}, {format_size(size)})"
+        )
 
     def usage(self) -> Usage:
         return self._usage

@@ -31,8 +31,10 @@ def doctor_command(args: argparse.Namespace) -> int:
     canaries = {} if args.no_canary else {a.backend: _canary(a) for a in found if a.available}
     cleaned = _clean() if args.clean else []
     if args.json:
-        data = [asdict(a) | {"enforces": dict(a.enforces), "canary": canaries.get(a.backend)}
-                for a in found]
+        data = [
+            asdict(a) | {"enforces": dict(a.enforces), "canary": canaries.get(a.backend)}
+            for a in found
+        ]
         print(json.dumps({"auto": auto, "backends": data, "cleaned": cleaned}, indent=2))
     else:
         _print(found, auto, canaries, cleaned)
@@ -40,8 +42,9 @@ def doctor_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _print(found: list[Availability], auto: str, canaries: dict[str, Any],
-           cleaned: list[str]) -> None:
+def _print(
+    found: list[Availability], auto: str, canaries: dict[str, Any], cleaned: list[str]
+) -> None:
     print(f"cgseq doctor — python {sys.version.split()[0]}, {sys.platform}")
     print(f"--backend auto uses: {auto}\n")
     for availability in found:
@@ -65,9 +68,13 @@ def _canary(availability: Availability) -> dict[str, Any]:
     from cgseq.errors import CgseqError
     from cgseq.model import JobSpec, Limits, TerminationReason
 
-    spec = JobSpec(argv=(sys.executable, "-c", CANARY), backend=availability.backend,
-                   limits=Limits(memory=CANARY_LIMIT, timeout=30), lock="cgseq-doctor-canary",
-                   record=False)
+    spec = JobSpec(
+        argv=(sys.executable, "-c", CANARY),
+        backend=availability.backend,
+        limits=Limits(memory=CANARY_LIMIT, timeout=30),
+        lock="cgseq-doctor-canary",
+        record=False,
+    )
     try:
         result = run(spec)
     except CgseqError as exc:
@@ -75,8 +82,12 @@ def _canary(availability: Availability) -> dict[str, Any]:
     enforced = result.reason is TerminationReason.MEMORY
     peak = f", peak {result.peak_memory >> 20}M" if result.peak_memory else ""
     verdict = "killed for memory" if enforced else f"NOT killed ({result.reason.value})"
-    return {"enforced": enforced, "reason": result.reason.value, "peak_memory": result.peak_memory,
-            "summary": f"64M hog {verdict}{peak} in {result.duration:.2f}s"}
+    return {
+        "enforced": enforced,
+        "reason": result.reason.value,
+        "peak_memory": result.peak_memory,
+        "summary": f"64M hog {verdict}{peak} in {result.duration:.2f}s",
+    }
 
 
 def _clean() -> list[str]:

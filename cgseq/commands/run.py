@@ -18,14 +18,19 @@ from cgseq.project import project_root
 from cgseq.turns import Turn
 from cgseq.units import format_duration
 
-_CGSEQ_ENDED = {TerminationReason.MEMORY, TerminationReason.PIDS, TerminationReason.TIMEOUT,
-                TerminationReason.INTERRUPTED}
+_CGSEQ_ENDED = {
+    TerminationReason.MEMORY,
+    TerminationReason.PIDS,
+    TerminationReason.TIMEOUT,
+    TerminationReason.INTERRUPTED,
+}
 
 
 def run_command(args: argparse.Namespace) -> int:
     argv = _command(args.command)
-    settings = config.resolve(project_root(os.getcwd()),
-                              {o.name: getattr(args, o.name) for o in config.OPTIONS})
+    settings = config.resolve(
+        project_root(os.getcwd()), {o.name: getattr(args, o.name) for o in config.OPTIONS}
+    )
     spec = build_spec(argv, {name: s.value for name, s in settings.items()})
     context = RunContext(on_wait=_announce_wait, notice=_notice)
     result = run(spec, context)
@@ -36,8 +41,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def _notable(result: JobResult) -> bool:
-    return (result.reason is not TerminationReason.EXITED or result.queue_wait > 1.0
-            or bool(result.leftovers_killed or result.warnings))
+    return (
+        result.reason is not TerminationReason.EXITED
+        or result.queue_wait > 1.0
+        or bool(result.leftovers_killed or result.warnings)
+    )
 
 
 def _log(result: JobResult, verbose: bool) -> None:
@@ -56,12 +64,25 @@ def _command(raw: list[str]) -> tuple[str, ...]:
 
 
 def build_spec(argv: tuple[str, ...], values: dict[str, Any]) -> JobSpec:
-    limits = Limits(memory=values["memory"], swap=values["swap"], pids=values["pids"],
-                    timeout=values["timeout"], kill_grace=values["kill_grace"])
-    return JobSpec(argv=argv, limits=limits, cwd=os.getcwd(), backend=values["backend"],
-                   lock=values["lock"], wait_timeout=values["wait_timeout"],
-                   leftovers=values["leftovers"], retry=values["retry"],
-                   poll_interval=values["poll_interval"], record=values["record"])
+    limits = Limits(
+        memory=values["memory"],
+        swap=values["swap"],
+        pids=values["pids"],
+        timeout=values["timeout"],
+        kill_grace=values["kill_grace"],
+    )
+    return JobSpec(
+        argv=argv,
+        limits=limits,
+        cwd=os.getcwd(),
+        backend=values["backend"],
+        lock=values["lock"],
+        wait_timeout=values["wait_timeout"],
+        leftovers=values["leftovers"],
+        retry=values["retry"],
+        poll_interval=values["poll_interval"],
+        record=values["record"],
+    )
 
 
 def _notice(line: str) -> None:

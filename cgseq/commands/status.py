@@ -55,12 +55,16 @@ def _print_slot(slot: dict[str, Any]) -> None:
     running = slot["running"]
     if running:
         usage = _usage(running)
-        print(f"  running  {shlex.join(running.get('argv', []))}  pid {running.get('job_pid')}  "
-              f"{format_duration(now - running.get('since', now))}  "
-              f"backend {running.get('backend')}{usage}")
+        print(
+            f"  running  {shlex.join(running.get('argv', []))}  pid {running.get('job_pid')}  "
+            f"{format_duration(now - running.get('since', now))}  "
+            f"backend {running.get('backend')}{usage}"
+        )
     for place, waiter in enumerate(slot["waiting"], 1):
-        print(f"  waiting  {place}. {shlex.join(waiter.get('argv', []))}  pid {waiter.get('pid')}  "
-              f"for {format_duration(now - waiter.get('since', now))}")
+        print(
+            f"  waiting  {place}. {shlex.join(waiter.get('argv', []))}  pid {waiter.get('pid')}  "
+            f"for {format_duration(now - waiter.get('since', now))}"
+        )
 
 
 def _usage(holder: dict[str, Any]) -> str:

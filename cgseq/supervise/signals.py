@@ -54,4 +54,4 @@ def become_subreaper() -> bool:
 
     pr_set_child_subreaper = 36
     libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+    return bool(libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0)

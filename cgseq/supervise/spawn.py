@@ -8,6 +8,7 @@ failure travels back on a close-on-exec *error* pipe as the errno.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -18,9 +19,19 @@ from cgseq.errors import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, SpawnError
 
 # signals the supervisor handles or ignores; the job must start with the defaults
 _RESET_SIGNALS = (
-    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGQUIT,
-    signal.SIGPIPE, signal.SIGTTOU, signal.SIGTTIN, signal.SIGTSTP, signal.SIGALRM,
-    signal.SIGUSR1, signal.SIGUSR2, signal.SIGXFSZ,
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGCHLD,
+    signal.SIGQUIT,
+    signal.SIGPIPE,
+    signal.SIGTTOU,
+    signal.SIGTTIN,
+    signal.SIGTSTP,
+    signal.SIGALRM,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGXFSZ,
 )
 
 
@@ -114,10 +125,8 @@ def _child(
 
 def _take_terminal(fd: int) -> None:
     old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)  # we are a background group here
-    try:
+    with contextlib.suppress(OSError):
         os.tcsetpgrp(fd, os.getpgrp())
-    except OSError:
-        pass
     signal.signal(signal.SIGTTOU, old)
 
 

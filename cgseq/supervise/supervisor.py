@@ -45,8 +45,15 @@ class Hooks:
 
 
 class Supervisor:
-    def __init__(self, spec: JobSpec, group: JobGroup, env: Mapping[str, str],
-                 signals: SignalPipe, tty: int | None = None, hooks: Hooks | None = None) -> None:
+    def __init__(
+        self,
+        spec: JobSpec,
+        group: JobGroup,
+        env: Mapping[str, str],
+        signals: SignalPipe,
+        tty: int | None = None,
+        hooks: Hooks | None = None,
+    ) -> None:
         self.spec, self.group, self.env, self.signals, self.tty = spec, group, env, signals, tty
         self.hooks = hooks or Hooks()
         self.status: int | None = None
@@ -64,15 +71,17 @@ class Supervisor:
             self._start()
         except SpawnError as exc:
             self._wait_main()
-            reason = (TerminationReason.NOT_FOUND if exc.exit_code == EXIT_NOT_FOUND
-                      else TerminationReason.NOT_EXECUTABLE)
+            reason = (
+                TerminationReason.NOT_FOUND
+                if exc.exit_code == EXIT_NOT_FOUND
+                else TerminationReason.NOT_EXECUTABLE
+            )
             return Attempt(exc.exit_code, reason, exc.message)
         self._watch()
         return self._outcome()
 
     def _start(self) -> None:
-        child = spawn_held(self.spec.argv, cwd=self.spec.cwd, env=self.env,
-                           foreground_tty=self.tty)
+        child = spawn_held(self.spec.argv, cwd=self.spec.cwd, env=self.env, foreground_tty=self.tty)
         self.pid = child.pid
         try:
             self.group.place(child.pid)
@@ -125,11 +134,14 @@ class Supervisor:
                 self._interrupt(signum, escalate=self.interrupts > 1)
             elif signum in (signal.SIGTERM, signal.SIGHUP):
                 self._interrupt(signum, escalate=False)
-                self.escalate_at = self.escalate_at or time.monotonic() + self.spec.limits.kill_grace
+                self.escalate_at = (
+                    self.escalate_at or time.monotonic() + self.spec.limits.kill_grace
+                )
 
     def _interrupt(self, signum: int, escalate: bool) -> None:
-        self._end_for(Breach(TerminationReason.INTERRUPTED,
-                             f"interrupted by {signal.Signals(signum).name}"))
+        self._end_for(
+            Breach(TerminationReason.INTERRUPTED, f"interrupted by {signal.Signals(signum).name}")
+        )
         if escalate:
             self.group.kill()
         else:
@@ -138,8 +150,9 @@ class Supervisor:
     def _on_deadlines(self, now: float) -> None:
         if self.deadline is not None and now >= self.deadline:
             self.deadline = None
-            self._end_for(Breach(TerminationReason.TIMEOUT,
-                                 f"timed out after {self.spec.limits.timeout:g}s"))
+            self._end_for(
+                Breach(TerminationReason.TIMEOUT, f"timed out after {self.spec.limits.timeout:g}s")
+            )
             self.group.signal(signal.SIGTERM)
             self.escalate_at = now + self.spec.limits.kill_grace
         if self.escalate_at is not None and now >= self.escalate_at:
@@ -178,9 +191,9 @@ class Supervisor:
         return True
 
     def _describe_left(self) -> str:
-        from cgseq import proctree
-
         import psutil
+
+        from cgseq import proctree
 
         processes = []
         for pid in self.group.pids():
@@ -201,13 +214,16 @@ class Supervisor:
     def _outcome(self) -> Attempt:
         kernel = self.group.termination()
         breach = self.breach
-        if kernel is not None and (breach is None or breach.reason is TerminationReason.INTERRUPTED):
+        if kernel is not None and (
+            breach is None or breach.reason is TerminationReason.INTERRUPTED
+        ):
             breach = kernel
         usage = self.group.usage()
         enforcement = self.group.enforced()
         code, reason = _exit_code(self.status, breach)
-        return Attempt(code, reason, breach.detail if breach else None, usage,
-                       self.leftovers, enforcement)
+        return Attempt(
+            code, reason, breach.detail if breach else None, usage, self.leftovers, enforcement
+        )
 
 
 def _exit_code(status: int | None, breach: Breach | None) -> tuple[int, TerminationReason]:
