@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "JobResult": "cgseq.model",
+    "JobResult": "cgseq.result",
     "JobSpec": "cgseq.model",
     "Limits": "cgseq.model",
     "TerminationReason": "cgseq.model",
@@ -47,7 +47,8 @@ _LAZY = {
 if TYPE_CHECKING:
     from cgseq.api import run
     from cgseq.errors import BackendUnavailable, CgseqError, UsageError, WaitTimeout
-    from cgseq.model import JobResult, JobSpec, Limits, TerminationReason
+    from cgseq.model import JobSpec, Limits, TerminationReason
+    from cgseq.result import JobResult
 
 
 def __getattr__(name: str) -> Any:

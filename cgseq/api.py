@@ -12,25 +12,30 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cgseq import jobids, nesting, turns
 from cgseq.errors import BackendUnavailable
-from cgseq.model import JobResult, JobSpec, TerminationReason, Usage
+from cgseq.model import JobSpec, TerminationReason, Usage
 from cgseq.project import Slot, slot_for
 from cgseq.statedir import state_dir
+
+if TYPE_CHECKING:
+    from cgseq.result import JobResult
 
 Notice = Callable[[str], None]
 
 
-@dataclass
 class RunContext:
     """What one run knows besides its spec; the CLI fills in the callbacks."""
 
-    on_wait: Callable[[turns.Turn], None] | None = None
-    notice: Notice = lambda line: None
-    started: float = field(default_factory=time.monotonic)
+    def __init__(
+        self,
+        on_wait: Callable[[turns.Turn], None] | None = None,
+        notice: Notice | None = None,
+    ) -> None:
+        self.on_wait = on_wait
+        self.notice: Notice = notice or (lambda line: None)
 
 
 def run(spec: JobSpec, context: RunContext | None = None) -> JobResult:
@@ -72,7 +77,7 @@ def _hold(
 ) -> JobResult:
     from cgseq import recovery
 
-    for line in recovery.after_dead_holder(turn):
+    for line in recovery.after_dead_holder(turn) + recovery.orphan_groups():
         context.notice(line)
     job = _Job(spec, slot, turn, cwd, context)
     result = job.run_attempts()
@@ -165,7 +170,7 @@ class _Job:
             "since": time.time(),
             "backend": backend.name,
             "record": group.record(),
-            "limits": asdict(self.spec.limits),
+            "limits": self.spec.limits._asdict(),
         }
         self.turn.write_holder(self._holder)
 
@@ -179,12 +184,14 @@ class _Job:
             self.turn.write_holder(self._holder)
 
     def _result(self, backend: str, attempt: Any, attempts: int) -> JobResult:
+        from cgseq.result import JobResult
+
         return JobResult(
             argv=list(self.spec.argv),
             cwd=self.cwd,
             project=self.slot.project,
             backend=backend,
-            limits=asdict(self.spec.limits),
+            limits=self.spec.limits._asdict(),
             enforcement=attempt.enforcement,
             exit_code=attempt.exit_code,
             reason=attempt.reason,

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cgseq import units
 from cgseq.errors import UsageError
@@ -46,8 +45,7 @@ def _text(text: str, what: str) -> str | None:
     return text or None
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     name: str  # also the config key and the env suffix
     parse: Parser
     default: Any
@@ -88,8 +86,7 @@ OPTIONS: tuple[Option, ...] = (
 BY_NAME = {option.name: option for option in OPTIONS}
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     name: str
     value: Any
     source: str  # "default", "pyproject.toml [tool.cgseq]", "env CGSEQ_X", "--flag"

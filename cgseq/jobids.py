@@ -10,7 +10,7 @@ import os
 import re
 import time
 
-_JOB_ID = re.compile(r"^(\d+)-([0-9a-f]+)$")
+_JOB_ID = r"^(\d+)-([0-9a-f]+)$"
 
 
 def new_job_id() -> str:
@@ -19,7 +19,7 @@ def new_job_id() -> str:
 
 def parse(job_id: str) -> tuple[int, float] | None:
     """``(supervisor pid, job start time)`` or None when ``job_id`` is not one of ours."""
-    match = _JOB_ID.match(job_id)
+    match = re.match(_JOB_ID, job_id)
     if not match:
         return None
     return int(match.group(1)), int(match.group(2), 16) / 1000

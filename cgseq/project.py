@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from dataclasses import dataclass
+import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     """One single-job queue. ``key`` is a safe directory name, ``label`` is for people."""
 
     key: str
@@ -34,7 +33,7 @@ def slot_for(cwd: str, lock: str | None) -> Slot:
     project = project_root(cwd)
     if lock:
         return Slot(key="lock-" + _safe(lock), label=f"lock {lock}", project=project)
-    digest = hashlib.sha256(project.encode()).hexdigest()[:12]
+    digest = f"{zlib.crc32(project.encode()):08x}"  # with the name: unique enough, and no hashlib
     return Slot(
         key=f"{_safe(os.path.basename(project)) or 'root'}-{digest}", label=project, project=project
     )

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cgseq.model import JobResult
+from cgseq.result import JobResult
 from cgseq.turns import Turn
 
 HISTORY = "history.jsonl"
@@ -29,6 +29,20 @@ def after_dead_holder(turn: Turn) -> list[str]:
     with contextlib.suppress(FileNotFoundError):
         turn.holder_path.unlink()
     return lines
+
+
+def orphan_groups() -> list[str]:
+    """Kernel groups of dead supervisors (any project): kill and remove them before a run."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return []
+    from cgseq.backends import cgroupfs
+
+    try:
+        return cgroupfs.reap_orphans()
+    except OSError as exc:
+        return [f"warning: could not check for orphaned groups: {exc}"]
 
 
 def reap_record(holder: Mapping[str, Any]) -> list[str]:

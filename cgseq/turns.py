@@ -30,16 +30,14 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 from cgseq.errors import WaitTimeout
 
 
-@dataclass
-class Ticket:
+class Ticket(NamedTuple):
     key: str
     path: Path
     fd: int

@@ -9,9 +9,10 @@ from cgseq.errors import UsageError
 SIZE_FORMS = "a number of bytes or a number with K, M, G or T (512M, 2G, 1.5GiB; powers of 1024)"
 DURATION_FORMS = "seconds, or a number with ms, s, m, h or d (500ms, 90s, 10m, 1h, 1h30m)"
 
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$", re.IGNORECASE)
+# patterns compile on first use (re caches them): most runs parse no size at all
+_SIZE_RE = r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b?)\s*$"
 _SIZE_FACTORS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DURATION_PART = r"(\d+(?:\.\d+)?)(ms|s|m|h|d)"
 _DURATION_FACTORS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _UNLIMITED = {"none", "max", "infinity", "unlimited", "off"}
 
@@ -20,7 +21,7 @@ def parse_size(text: str, what: str = "size") -> int | None:
     """``"2G"`` → 2147483648; ``"max"``/``"none"`` → None (unlimited)."""
     if text.strip().lower() in _UNLIMITED:
         return None
-    match = _SIZE_RE.match(text)
+    match = re.match(_SIZE_RE, text, re.IGNORECASE)
     if not match or (match.group(3) and not match.group(2) and match.group(3).lower() != "b"):
         raise UsageError(f"invalid {what} {text!r}: expected {SIZE_FORMS}, or 'max'")
     number, unit = float(match.group(1)), match.group(2).lower()
@@ -37,7 +38,7 @@ def parse_duration(text: str, what: str = "duration") -> float | None:
         return None
     if re.fullmatch(r"\d+(?:\.\d+)?", raw):
         return _positive(float(raw), what, text)
-    parts = _DURATION_PART.findall(raw)
+    parts = re.findall(_DURATION_PART, raw)
     if not parts or "".join(n + u for n, u in parts) != raw:
         raise UsageError(f"invalid {what} {text!r}: expected {DURATION_FORMS}, or 'none'")
     return _positive(sum(float(n) * _DURATION_FACTORS[u] for n, u in parts), what, text)

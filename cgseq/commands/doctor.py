@@ -102,7 +102,7 @@ def _clean() -> list[str]:
         if holder and _slot_free(slot):
             lines += recovery.reap_record(holder)
             (slot / "holder.json").unlink(missing_ok=True)
-    return lines + _orphan_groups()
+    return lines + recovery.orphan_groups()
 
 
 def _slot_free(slot: Any) -> bool:
@@ -113,12 +113,3 @@ def _slot_free(slot: Any) -> bool:
         return False
     lock.release()
     return True
-
-
-def _orphan_groups() -> list[str]:
-    try:
-        from cgseq.backends import cgroupfs
-    except ImportError:
-        return []
-    reap = getattr(cgroupfs, "reap_orphans", None)
-    return list(reap()) if callable(reap) else []

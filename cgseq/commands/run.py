@@ -8,15 +8,18 @@ import os
 import shlex
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cgseq import config
 from cgseq.api import RunContext, run
 from cgseq.errors import UsageError
-from cgseq.model import JobResult, JobSpec, Limits, TerminationReason
+from cgseq.model import JobSpec, Limits, TerminationReason
 from cgseq.project import project_root
 from cgseq.turns import Turn
 from cgseq.units import format_duration
+
+if TYPE_CHECKING:
+    from cgseq.result import JobResult
 
 _CGSEQ_ENDED = {
     TerminationReason.MEMORY,
@@ -131,4 +134,13 @@ def _report(result: JobResult, args: argparse.Namespace) -> None:
         with open(args.report, "w") as handle:
             json.dump(data, handle, indent=2)
     if args.json:
-        print(json.dumps(data, indent=2), flush=True)
+        _emit(json.dumps(data, indent=2))
+
+
+def _emit(text: str) -> None:
+    """Print to stdout; a reader that went away (``| head``) must not turn into an error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
