@@ -201,6 +201,7 @@ class _Job:
             peak_pids=attempt.usage.peak_pids,
             leftovers_killed=attempt.leftovers,
             warnings=list(getattr(self, "warnings", [])),
+            job_id=self.job_id,
         )
 
 

@@ -28,6 +28,7 @@ class JobResult:
     peak_pids: int | None = None
     leftovers_killed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    job_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -125,3 +125,19 @@ def test_wait_is_announced_once_with_position(tmp_path: Path) -> None:
     turn.release()
     holder.wait(timeout=10)
     assert positions == [(1, 1)]
+
+
+@pytest.mark.timeout(30)
+def test_a_dead_holders_ticket_is_no_wait(tmp_path: Path) -> None:
+    """Regression: the ticket a SIGKILLed holder leaves behind was announced as a wait."""
+    log = tmp_path / "log"
+    holder = contender(tmp_path / "slot", "holder", 60, log)
+    wait_for(lambda: events(log) == ["start holder"])
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    announced: list[object] = []
+    turn = turns.queue_up(tmp_path / "slot", {"pid": os.getpid()})
+    turn.wait(None, on_wait=announced.append)
+    turn.release()
+    assert announced == []
+    assert turns.live_tickets(tmp_path / "slot") == []
