@@ -33,8 +33,10 @@ class RunContext:
         self,
         on_wait: Callable[[turns.Turn], None] | None = None,
         notice: Notice | None = None,
+        asked: int | None = None,
     ) -> None:
         self.on_wait = on_wait
+        self.asked = asked  # when the job asked for its turn (turns.queue_up); None: now
         self.notice: Notice = notice or (lambda line: None)
 
 
@@ -51,7 +53,7 @@ def run(spec: JobSpec, context: RunContext | None = None) -> JobResult:
     if enclosing is not None:
         return _run_inline(spec, slot, cwd, context)
     _check_named_backend(spec.backend)
-    turn = turns.queue_up(slot_dir, _ticket_info(spec, cwd))
+    turn = turns.queue_up(slot_dir, _ticket_info(spec, cwd), context.asked)
     try:
         queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait)
         return _hold(spec, slot, turn, cwd, queue_wait, context)

@@ -119,15 +119,20 @@ class Turn:
         return place, len(waiting)
 
 
-def queue_up(directory: Path, info: dict[str, Any]) -> Turn:
-    """Draw the next ticket (FIFO order = order of this call) and publish it locked."""
+def queue_up(directory: Path, info: dict[str, Any], asked: int | None = None) -> Turn:
+    """Draw the next ticket and publish it locked.
+
+    ``asked``: when the job asked for its turn (``process_start_ns()`` for a fresh CLI
+    process); default now, so a long-lived library caller queues in call order.
+    """
     tickets = directory / "tickets"
     tickets.mkdir(parents=True, exist_ok=True)
     guard = os.open(directory / "queue.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(guard, fcntl.LOCK_EX)
         number = _draw_number(directory / "next")
-        ticket = _publish(tickets, f"{asked_ns():020d}-{number:012d}", info)
+        when = asked if asked is not None else time.clock_gettime_ns(_CLOCK)
+        ticket = _publish(tickets, f"{when:020d}-{number:012d}", info)
     finally:
         os.close(guard)
     return Turn(directory, ticket)
@@ -142,11 +147,11 @@ def _draw_number(counter: Path) -> int:
     return number
 
 
-def asked_ns() -> int:
-    """When this process asked for a turn, on a clock shared by all processes.
+def process_start_ns() -> int:
+    """When the kernel started this process, on the clock tickets are keyed by.
 
-    Linux: the kernel's start time of this process (CLOCK_BOOTTIME ticks) when it is
-    recent; a long-lived library caller asks *now*.
+    For the CLI, whose process exists only to ask for a turn. Falls back to now where the
+    start time is not known (not Linux) or not recent (a reused long-lived process).
     """
     now = time.clock_gettime_ns(_CLOCK)
     if getattr(time, "CLOCK_BOOTTIME", None) != _CLOCK:

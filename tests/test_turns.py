@@ -20,7 +20,7 @@ from pathlib import Path
 from cgseq import turns
 slot, name, hold, log = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
 info = {"pid": __import__("os").getpid(), "argv": [name], "since": time.time()}
-turn = turns.queue_up(slot, info)
+turn = turns.queue_up(slot, info, turns.process_start_ns())  # as the CLI does
 turn.wait(None)
 with open(log, "a") as out:
     out.write(f"start {name}\\n")

@@ -15,7 +15,7 @@ from cgseq.api import RunContext, run
 from cgseq.errors import UsageError
 from cgseq.model import JobSpec, Limits, TerminationReason
 from cgseq.project import project_root
-from cgseq.turns import Turn
+from cgseq.turns import Turn, process_start_ns
 from cgseq.units import format_duration
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ def run_command(args: argparse.Namespace) -> int:
         project_root(os.getcwd()), {o.name: getattr(args, o.name) for o in config.OPTIONS}
     )
     spec = build_spec(argv, {name: s.value for name, s in settings.items()})
-    context = RunContext(on_wait=_announce_wait, notice=_notice)
+    # this process exists to ask for a turn: it asked when the kernel started it
+    context = RunContext(on_wait=_announce_wait, notice=_notice, asked=process_start_ns())
     result = run(spec, context)
     _report(result, args)
     if spec.record and (args.verbose or _notable(result)):
