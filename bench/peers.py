@@ -1,0 +1,114 @@
+"""Finding (and, where allowed, installing) the peer tools cgseq is compared with."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+# Debian package -> the binaries the bench needs from it.
+PACKAGES: dict[str, tuple[str, ...]] = {
+    "util-linux": ("flock",),
+    "nq": ("nq",),
+    "task-spooler": ("tsp",),
+    "parallel": ("sem",),
+}
+INSTALL_TIMEOUT = 300.0
+
+
+@dataclass
+class PeerTools:
+    """Paths of the peer binaries found, their versions, and notes on what is missing."""
+
+    paths: dict[str, str] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def install_allowed_by_default() -> bool:
+    """Installing peers is on by default in CI (CI=true) or when running as root."""
+    return os.environ.get("CI", "").lower() == "true" or os.geteuid() == 0
+
+
+def _find_task_spooler() -> str | None:
+    """Debian names the binary ``tsp``; elsewhere it may be ``ts`` (moreutils' ``ts`` is not it)."""
+    if path := shutil.which("tsp"):
+        return path
+    path = shutil.which("ts")
+    if path is None:
+        return None
+    try:
+        out = subprocess.run([path, "-V"], capture_output=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return path if b"spooler" in (out.stdout + out.stderr).lower() else None
+
+
+def _find(binary: str) -> str | None:
+    """Path of ``binary`` (task-spooler under either name)."""
+    return _find_task_spooler() if binary == "tsp" else shutil.which(binary)
+
+
+def _missing_packages() -> list[str]:
+    """Debian packages whose binaries are not on PATH."""
+    return [pkg for pkg, bins in PACKAGES.items() if any(_find(b) is None for b in bins)]
+
+
+def _apt_install(packages: list[str], notes: list[str]) -> None:
+    """``apt-get install`` the packages (running ``apt-get update`` first), noting failures."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for argv in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+    ):
+        try:
+            done = subprocess.run(
+                argv, env=env, capture_output=True, timeout=INSTALL_TIMEOUT, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            notes.append(f"`{' '.join(argv[:2])}` failed: {exc}")
+            return
+        if done.returncode != 0:
+            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            notes.append(f"`{' '.join(argv[:2])}` exited {done.returncode}: {' '.join(tail)}")
+            return
+    notes.append(f"installed with apt-get: {', '.join(packages)}")
+
+
+def _version(package: str) -> str:
+    """The installed Debian package version, or '' if dpkg does not know it."""
+    if shutil.which("dpkg-query") is None:
+        return ""
+    try:
+        done = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", package],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.decode().strip() if done.returncode == 0 else ""
+
+
+def discover(install: bool) -> PeerTools:
+    """Find the peers; install missing ones with apt-get if ``install`` and possible."""
+    tools = PeerTools()
+    missing = _missing_packages()
+    if missing and install:
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            tools.notes.append("cannot install peers: needs root and apt-get")
+        else:
+            _apt_install(missing, tools.notes)
+    elif missing:
+        tools.notes.append("not installing peers (--no-install-peers)")
+    for package, binaries in PACKAGES.items():
+        for binary in binaries:
+            path = _find(binary)
+            if path is None:
+                tools.notes.append(f"{binary} ({package}) not found: skipped")
+                continue
+            tools.paths[binary] = path
+            tools.versions[binary] = _version(package)
+    return tools
