@@ -79,7 +79,8 @@ def _hold(
 ) -> JobResult:
     from cgseq import recovery
 
-    for line in recovery.after_dead_holder(turn) + recovery.orphan_groups():
+    dead_holder = recovery.after_dead_holder(turn)  # first: it names the job it cleans up
+    for line in dead_holder + recovery.orphan_groups(turn.directory.parent.parent):
         context.notice(line)
     job = _Job(spec, slot, turn, cwd, context)
     result = job.run_attempts()
@@ -146,7 +147,12 @@ class _Job:
                     f"warning: {exc}; falling back to {candidates[index + 1][0].name}"
                 )
                 continue
-            _close_quietly(group)
+            if attempt.kept:
+                from cgseq import recovery
+
+                recovery.mark_kept(state_dir(), self.job_id)
+            else:
+                _close_quietly(group)
             return self._result(backend.name, attempt, attempts)
         raise BackendUnavailable(self.spec.backend, "no backend could run the job")
 

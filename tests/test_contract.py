@@ -168,3 +168,31 @@ def test_supervisor_killed_mid_job_is_cleaned_up_by_the_next_run(
         time.sleep(0.05)
     assert [p for p in pids if alive(p)] == [], "the dead supervisor's job still runs"
     assert "died" in nxt.stderr or "removed" in nxt.stderr, nxt.stderr
+
+
+@pytest.mark.timeout(60)
+def test_kept_leftovers_survive_the_next_run(backend: str, tmp_path: Path) -> None:
+    """Regression: a kept daemon's group looked orphaned, so the next run killed it."""
+    pidfile = tmp_path / "daemon.pid"
+    started = time.monotonic()
+    result, stderr, code = run_json(
+        backend,
+        "--leftovers",
+        "keep",
+        "--",
+        *helper("daemonize.py", "--sleep", "60", "--pidfile", str(pidfile)),
+    )
+    assert code == 0, stderr
+    assert time.monotonic() - started < 10
+    daemon = int(pidfile.read_text())
+    try:
+        assert any(line.startswith("cgseq: kept") for line in stderr.splitlines()), stderr
+        assert cgseq("run", "--backend", backend, "--", "true").returncode == 0
+        assert alive(daemon), "the next run killed a daemon the user asked to keep"
+    finally:
+        os.kill(daemon, signal.SIGKILL)  # ours: the job we started made it
+    deadline = time.monotonic() + 5
+    while alive(daemon) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cgseq("run", "--backend", backend, "--", "true").returncode == 0
+    assert group_dirs(result["job_id"]) == [], "an emptied kept group was not removed"

@@ -16,7 +16,7 @@ import errno
 import os
 import signal
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -415,7 +415,7 @@ def reap_job(job_id: str, paths: Sequence[Path]) -> list[str]:
     return lines
 
 
-def reap_orphans(parent: str | None = None) -> list[str]:
+def reap_orphans(parent: str | None = None, kept: Collection[str] = ()) -> list[str]:
     """Kill and remove job groups under cgseq's parent whose supervisor is dead.
 
     Only directories named like a cgseq job id below ``<hierarchy>/<parent>`` are
@@ -423,6 +423,11 @@ def reap_orphans(parent: str | None = None) -> list[str]:
     """
     lines: list[str] = []
     for job_id, paths in job_dirs_under(parent_dirs(parent)).items():
+        if job_id in kept:  # --leftovers keep: never killed, removed once empty
+            if not any(procs(path) for path in paths):
+                for path in paths:
+                    remove_group(path, timeout=0)
+            continue
         if not jobids.supervisor_alive(job_id):
             lines.extend(reap_job(job_id, paths))
     return lines

@@ -34,6 +34,7 @@ class Attempt:
     usage: Usage = field(default_factory=Usage)
     leftovers: list[str] = field(default_factory=list)
     enforcement: dict[str, str] = field(default_factory=dict)
+    kept: bool = False  # --leftovers keep left processes running: the group stays
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Supervisor:
         self.escalate_at: float | None = None  # SIGKILL after SIGTERM
         self.next_sample: float | None = None
         self.next_tick = time.monotonic() + TICK
+        self.kept = False
 
     def run(self) -> Attempt:
         try:
@@ -184,6 +186,7 @@ class Supervisor:
             return False
         if not killing:
             self.leftovers.append("kept " + self._describe_left())
+            self.kept = True
             return True
         if self.breach is None:
             self.leftovers.append(self._describe_left())
@@ -221,9 +224,8 @@ class Supervisor:
         usage = self.group.usage()
         enforcement = self.group.enforced()
         code, reason = _exit_code(self.status, breach)
-        return Attempt(
-            code, reason, breach.detail if breach else None, usage, self.leftovers, enforcement
-        )
+        detail = breach.detail if breach else None
+        return Attempt(code, reason, detail, usage, self.leftovers, enforcement, self.kept)
 
 
 def _exit_code(status: int | None, breach: Breach | None) -> tuple[int, TerminationReason]:
