@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     for figure in figures:
         notes += figure.notes
     notes += report.errors_of(figures, runners)
+    base = ctx.baselines  # refined by the overhead figure, if it ran
     text = report.markdown(meta, base, runners, figures, notes)
     print(text)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -84,16 +84,16 @@ def hog_once(runner: Runner, backend: str) -> dict[str, Any]:
         slot = runner.open(ws, "hog")
         log = ws.path("hog.log")
         argv = [*jobs.write(ws, "hog"), str(log), str(STEP), str(INTERVAL), str(HOG_CAP)]
-        options = ["--backend", backend, "--memory", LIMIT, "--timeout", "30s", "--json"]
+        options = ["--backend", backend, "--memory", LIMIT, "--timeout", "15s", "--json"]
         job = slot.submit(argv, options=options, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert isinstance(job, PopenJob)
         try:
             if not wait_for(lambda: parse_hog(log)[0] is not None, 30):
                 raise BenchError("the hog never started")
             hog_pid = parse_hog(log)[0] or 0
-            wait_for(lambda: procfs.is_dead(hog_pid), 40, interval=WATCH)
+            wait_for(lambda: procfs.is_dead(hog_pid), 20, interval=WATCH)
             death = time.time_ns()
-            out, err = job.popen.communicate(timeout=40)
+            out, err = job.popen.communicate(timeout=20)
         finally:
             stop(job.popen)
         _, steps = parse_hog(log)
@@ -117,8 +117,9 @@ def forkloop_once(runner: Runner, backend: str) -> dict[str, Any]:
         slot = runner.open(ws, "forkloop")
         log = ws.path("fork.log")
         argv = [*jobs.write(ws, "forkloop"), str(log), str(FORK_CAP)]
-        options = ["--backend", backend, "--pids", str(PIDS), "--timeout", "30s", "--json"]
-        done = slot.run(argv, options=options, timeout=60, capture=True)
+        # The loop ends by itself in ~1.5 s; the timeouts only bound a supervisor that hangs.
+        options = ["--backend", backend, "--pids", str(PIDS), "--timeout", "10s", "--json"]
+        done = slot.run(argv, options=options, timeout=20, capture=True)
         lines = log.read_text().split() if log.exists() else []
     forked = max((int(w) for w in lines if w.isdigit()), default=0)
     report = _json_result(done.stdout)
@@ -146,6 +147,7 @@ def _rows_for(
     fig = f"7 enforcement, {backend}"
     kernel = backend != "poll"
     rows = []
+    hung = _failures(hogs) + _failures(forks)
     peak = _median(hogs, "peak_memory_cgseq")
     own = _median(hogs, "peak_rss_hog")
     death = _median(hogs, "crossing_to_death_s")
@@ -181,9 +183,19 @@ def _rows_for(
     )
     judge(row, ctx, f"≤ {PIDS}" if kernel else "", (lambda v: v <= PIDS))
     rows.append(row)
+    if hung:
+        rows[-1].cells[main.key].text += f"; {hung}"
     for r in rows:
         r.cells.update({p.key: Cell.na() for p in ctx.peers})
     return rows
+
+
+def _failures(runs: list[dict[str, Any]]) -> str:
+    """``"2/3 runs failed: ..."`` for runs that produced no result, else ''."""
+    failed = [r["error"] for r in runs if "error" in r]
+    if not failed:
+        return ""
+    return f"{len(failed)}/{len(runs)} runs failed: {failed[0]}"
 
 
 def run(ctx: Context) -> FigureResult:

@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+from bench.baselines import PYTHON_PASS
 from bench.figures.common import judge
-from bench.model import Cell, Context, FigureResult, Row
-from bench.runners import BenchError
+from bench.model import Baselines, Cell, Context, FigureResult, Row
+from bench.runners import Bare, BenchError, Slot
 from bench.stats import Summary
 from bench.workspace import Workspace
 
 TARGET_RATIO = 2.5
+BASE_TRUE, BASE_PYTHON = "_true", "_python"
 
 
 def run(ctx: Context) -> FigureResult:
-    """Time ``RUNNER true`` for every runner, interleaved round by round, after one warm-up."""
+    """Time ``RUNNER true`` for every runner and both baselines, interleaved round by round."""
     result = FigureResult("overhead")
     runners = ctx.all_runners()
     walls: dict[str, list[float]] = {r.key: [] for r in runners}
+    walls.update({BASE_TRUE: [], BASE_PYTHON: []})
     errors: dict[str, str] = {}
     with Workspace("overhead") as ws:
-        slots = {r.key: r.open(ws, "overhead") for r in runners}
+        slots: dict[str, tuple[Slot, list[str]]] = {
+            r.key: (r.open(ws, "overhead"), ["true"]) for r in runners
+        }
+        bare = Bare("true").open(ws)
+        slots[BASE_TRUE], slots[BASE_PYTHON] = (bare, ["true"]), (bare, PYTHON_PASS)
         try:
             for i in range(ctx.settings.repeats + 1):
-                for key, slot in slots.items():
+                for key, (slot, cmd) in slots.items():
                     if key in errors:
                         continue
                     try:
-                        done = slot.run(["true"], timeout=60)
+                        done = slot.run(cmd, timeout=60)
                     except BenchError as exc:
                         errors[key] = str(exc)
                         continue
@@ -34,8 +41,12 @@ def run(ctx: Context) -> FigureResult:
                     elif i:
                         walls[key].append(done.wall)
         finally:
-            for slot in slots.values():
+            for slot, _ in slots.values():
                 slot.close()
+    # Baselines interleaved with the runners are the fairest floor: use them from here on.
+    true, python = Summary.of(walls.pop(BASE_TRUE)), Summary.of(walls.pop(BASE_PYTHON))
+    if true and python:
+        ctx.baselines = Baselines(true, python)
     total, over = Row("1 overhead", "wall of `RUNNER true`", {}), Row("1 overhead", "", {})
     over.metric = "overhead: minus bare `true` (× `python3 -c pass`)"
     base = ctx.baselines
