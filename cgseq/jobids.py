@@ -34,7 +34,9 @@ def supervisor_alive(job_id: str) -> bool:
     import psutil  # off the hot path: only reaping asks this
 
     try:
-        return psutil.Process(pid).create_time() <= started + 1.0
+        process = psutil.Process(pid)
+        # a zombie has exited (and dropped its locks); only its parent has not reaped it yet
+        return process.create_time() <= started + 1.0 and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
     except psutil.AccessDenied:

@@ -79,7 +79,11 @@ def carrying_job_id(job_id: str, not_before: float) -> list[psutil.Process]:
 
 
 def kill_until_gone(collect: object, pgid: int | None, deadline: float = 10.0) -> None:
-    """SIGKILL the job's process group and every process ``collect()`` finds, until none."""
+    """SIGKILL the job's process group and every process ``collect()`` finds, until none.
+
+    Never reaps: the supervisor alone collects exit statuses (one of them is the job's).
+    ``collect()`` must skip zombies, as :func:`descendants` does.
+    """
     finder = collect if callable(collect) else descendants
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -89,19 +93,7 @@ def kill_until_gone(collect: object, pgid: int | None, deadline: float = 10.0) -
         if not left:
             return
         signal_all(left, signal.SIGKILL)
-        reap_children()
         time.sleep(0.01)
-
-
-def reap_children() -> None:
-    """Collect every exited child (we are a subreaper: orphans are ours to reap)."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def subreaper_supported() -> bool:

@@ -23,6 +23,7 @@ from cgseq.supervise.spawn import spawn_held
 EMPTY_WAIT = 10.0  # seconds to wait for a killed group to empty before giving up
 LEFTOVER_TICK = 0.1
 TICK = 1.0  # how often the holder record gets fresh usage figures for `cgseq status`
+LOST_STATUS = 255 << 8  # wait status "exit 255": the job's own status was collected elsewhere
 KILLED_FOR_LIMIT = EXIT_SIGNAL_BASE + signal.SIGKILL  # 137
 
 
@@ -122,7 +123,9 @@ class Supervisor:
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
+            except ChildProcessError:  # no children at all: the job's status cannot come
+                if self.status is None:
+                    self.status = LOST_STATUS
                 return
             if pid == 0:
                 return
