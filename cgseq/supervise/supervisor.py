@@ -68,6 +68,7 @@ class Supervisor:
         self.next_sample: float | None = None
         self.next_tick = time.monotonic() + TICK
         self.kept = False
+        self.escalated = False  # SIGKILL sent: the grace period is over
 
     def run(self) -> Attempt:
         try:
@@ -148,6 +149,7 @@ class Supervisor:
             Breach(TerminationReason.INTERRUPTED, f"interrupted by {signal.Signals(signum).name}")
         )
         if escalate:
+            self.escalated = True
             self.group.kill()
         else:
             self.group.signal(signum)
@@ -162,6 +164,7 @@ class Supervisor:
             self.escalate_at = now + self.spec.limits.kill_grace
         if self.escalate_at is not None and now >= self.escalate_at:
             self.escalate_at = None
+            self.escalated = True
             self.group.kill()
         if self.next_sample is not None and now >= self.next_sample:
             self._sample(now)
@@ -184,6 +187,8 @@ class Supervisor:
     def _leftovers_done(self) -> bool:
         if self.group.is_empty():
             return True
+        if self._in_grace():
+            return False
         killing = self.breach is not None or self.spec.leftovers == "kill"
         if not killing and self.spec.leftovers == "wait":
             return False
@@ -194,6 +199,15 @@ class Supervisor:
         if self.breach is None:
             self.leftovers.append(self._describe_left())
         self._kill_until_empty()
+        return True
+
+    def _in_grace(self) -> bool:
+        """After SIGTERM/SIGINT/timeout, the rest of the job gets --kill-grace to clean up."""
+        ending = (TerminationReason.INTERRUPTED, TerminationReason.TIMEOUT)
+        if self.breach is None or self.breach.reason not in ending or self.escalated:
+            return False
+        if self.escalate_at is None:
+            self.escalate_at = time.monotonic() + self.spec.limits.kill_grace
         return True
 
     def _describe_left(self) -> str:
