@@ -254,6 +254,17 @@ def test_nested_run_completes_inline(cgseq):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("backend", ["auto", "poll"])
+def test_nested_run_stays_under_the_outer_limits(cgseq, work: Path, reaper, backend: str):
+    """The inner job must not escape the outer --memory by being started through cgseq again."""
+    progress = work / "hog"
+    inner = [sys.executable, "-m", "cgseq", "run", "--", *job("hog", progress, "--max", "600")]
+    done = cgseq("run", "--backend", backend, "--memory", "200M", "--", *inner, timeout=20)
+    assert "done" not in progress.read_text().split(), "the nested hog got all its 600M"
+    assert done.returncode == 137, done.stderr
+
+
+@pytest.mark.timeout(60)
 def test_nested_run_does_not_queue_behind_a_waiter(start, work: Path):
     """The real deadlock: a waiter is queued when the job calls cgseq again."""
     queued, running = work / "queued", work / "running"
