@@ -7,7 +7,15 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_support import cgseq_lines, job, parse_result, pid_running, read_pids, says_timeout
+from cli_support import (
+    cgseq_env,
+    cgseq_lines,
+    job,
+    parse_result,
+    pid_running,
+    read_pids,
+    says_timeout,
+)
 
 MiB = 1 << 20
 
@@ -120,6 +128,21 @@ def test_a_kept_daemon_survives_the_next_run(cgseq, work: Path, reaper):
     after = cgseq("run", "--", "true")
     assert after.returncode == 0, after.stderr
     assert pid_running(daemon), f"the next run killed the kept daemon:\n{after.stderr}"
+
+
+@pytest.mark.timeout(60)
+def test_a_kept_daemon_survives_a_run_with_another_state_dir(cgseq, work: Path, tmp_path, reaper):
+    """Kernel groups are machine-wide; which jobs were kept must not be a per-state-dir secret."""
+    pidfile = work / "daemon.pid"
+    done = cgseq("run", "--leftovers", "keep", "--", *job("daemon", pidfile, "--sleep", "30"))
+    daemon = int(pidfile.read_text())
+    reaper.track(daemon)
+    assert done.returncode == 0, done.stderr
+    other = tmp_path / "other-state"
+    other.mkdir(mode=0o700)
+    after = cgseq("run", "--", "true", env=cgseq_env({"CGSEQ_STATE_DIR": str(other)}))
+    assert after.returncode == 0, after.stderr
+    assert pid_running(daemon), f"another state dir's run killed the kept daemon:\n{after.stderr}"
 
 
 @pytest.mark.timeout(60)
