@@ -32,6 +32,7 @@ from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability
 from cgseq.backends.cgroupfs import PAGE_SIZE, controllers, read_int, read_keyed, write
 from cgseq.errors import BackendUnavailable
 from cgseq.model import Breach, JobSpec, TerminationReason, Usage
+from cgseq.units import format_size
 
 NAME = "systemd"
 SLICE = "cgseq.slice"
@@ -413,20 +414,22 @@ class ScopeGroup:
         self._refresh()
         result = self._result()
         if result == "oom-kill" or self._counters.get("oom_kill", 0) > 0:
-            return Breach(TerminationReason.MEMORY, self._memory_detail())
-        if self._counters.get("pids_max", 0) > 0:
-            return Breach(
-                TerminationReason.PIDS,
-                f"process limit {self.spec.limits.pids} reached "
-                f"({self._counters['pids_max']} forks refused by TasksMax)",
-            )
+            return Breach(TerminationReason.MEMORY, self._memory_detail(result))
+        refused = self._counters.get("pids_max", 0)
+        if refused > 0:
+            limit = self.spec.limits.pids
+            detail = f"pids reached limit {limit}: TasksMax refused {refused} fork(s)"
+            return Breach(TerminationReason.PIDS, detail)
         return None
 
-    def _memory_detail(self) -> str:
-        limit = self.spec.limits.memory
+    def _memory_detail(self, result: str) -> str:
         peak = self._counters.get("memory_peak")
-        seen = f", peak {peak} bytes" if peak is not None else ""
-        return f"killed by the kernel OOM killer in scope {self.unit} (limit {limit} bytes{seen})"
+        how = f"oom_kill {self._counters['oom_kill']}" if "oom_kill" in self._counters else (
+            f"Result={result}")
+        return (
+            f"memory reached limit {format_size(self.spec.limits.memory)}: kernel OOM killer in "
+            f"scope {self.unit} ({how}, peak {format_size(peak)})"
+        )
 
     def _result(self) -> str:
         """The scope's Result (``oom-kill``); AddRef keeps the unit loaded to read it."""

@@ -11,11 +11,12 @@ PROJECT=$(cd "$HERE/../.." && pwd)
 export VM_DIR=${VM_DIR:-/tmp/cgseq-vm}
 SUDO=(); [ "$(id -u)" = 0 ] || SUDO=(sudo --preserve-env=VM_DIR,MIRROR)
 
+ARGS=""; [ $# -eq 0 ] || ARGS=$(printf " %q" "$@")   # printf with no args would yield ''
 T0=$(date +%s)
 "${SUDO[@]}" bash "$HERE/build-vm.sh" "$VM_DIR"
 T1=$(date +%s)
 set +e
-bash "$HERE/run-in-vm.sh" -d "$PROJECT" -t "${VM_TIMEOUT:-2400}" -- "bash tests/vm/suite.sh$(printf " %q" "$@")"
+bash "$HERE/run-in-vm.sh" -d "$PROJECT" -t "${VM_TIMEOUT:-2400}" -- "bash tests/vm/suite.sh$ARGS"
 rc=$?
 set -e
 T2=$(date +%s)
