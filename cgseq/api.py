@@ -80,7 +80,7 @@ def _hold(
     from cgseq import recovery
 
     dead_holder = recovery.after_dead_holder(turn)  # first: it names the job it cleans up
-    for line in dead_holder + recovery.orphan_groups(turn.directory.parent.parent):
+    for line in dead_holder + recovery.orphan_groups():
         context.notice(line)
     job = _Job(spec, slot, turn, cwd, context)
     result = job.run_attempts()
@@ -148,9 +148,7 @@ class _Job:
                 )
                 continue
             if attempt.kept:
-                from cgseq import recovery
-
-                recovery.mark_kept(state_dir(), self.job_id)
+                group.detach()
             else:
                 _close_quietly(group)
             return self._result(backend.name, attempt, attempts)

@@ -31,36 +31,18 @@ def after_dead_holder(turn: Turn) -> list[str]:
     return lines
 
 
-KEPT = "kept"  # job ids whose processes --leftovers keep left running on purpose
-
-
-def mark_kept(state: Path, job_id: str) -> None:
-    """The job's group outlives its supervisor on purpose: not an orphan to kill."""
-    (state / KEPT).mkdir(mode=0o700, exist_ok=True)
-    (state / KEPT / job_id).touch()
-
-
-def orphan_groups(state: Path) -> list[str]:
-    """Kernel groups of dead supervisors (any project): kill and remove them before a run.
-
-    Groups kept on purpose are only removed once empty, and then forgotten.
-    """
+def orphan_groups() -> list[str]:
+    """Kernel groups of dead supervisors (any project): kill and remove them before a run."""
     import sys
 
     if not sys.platform.startswith("linux"):
         return []
     from cgseq.backends import cgroupfs
 
-    kept_dir = state / KEPT
-    kept = set(os.listdir(kept_dir)) if kept_dir.is_dir() else set()
     try:
-        lines = cgroupfs.reap_orphans(kept=kept)
-        remaining = set(cgroupfs.job_dirs_under(cgroupfs.parent_dirs()))
+        return cgroupfs.reap_orphans()
     except OSError as exc:
         return [f"warning: could not check for orphaned groups: {exc}"]
-    for job_id in kept - remaining:
-        (kept_dir / job_id).unlink(missing_ok=True)
-    return lines
 
 
 def reap_record(holder: Mapping[str, Any]) -> list[str]:

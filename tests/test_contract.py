@@ -187,6 +187,10 @@ def test_kept_leftovers_survive_the_next_run(backend: str, tmp_path: Path) -> No
     daemon = int(pidfile.read_text())
     try:
         assert any(line.startswith("cgseq: kept") for line in stderr.splitlines()), stderr
+        other = tmp_path / "another-users-state"  # the mark must be machine-wide
+        other.mkdir(mode=0o700)
+        env = {**os.environ, "CGSEQ_STATE_DIR": str(other)}
+        assert cgseq("run", "--backend", backend, "--", "true", env=env).returncode == 0
         assert cgseq("run", "--backend", backend, "--", "true").returncode == 0
         assert alive(daemon), "the next run killed a daemon the user asked to keep"
     finally:

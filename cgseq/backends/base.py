@@ -87,6 +87,13 @@ class JobGroup(Protocol):
     def close(self) -> None:
         """Remove the group. Only called once the group is empty."""
 
+    def detach(self) -> None:
+        """``--leftovers keep``: the supervisor leaves while the group's processes run on.
+
+        Afterwards the group must not look like a dead supervisor's orphan (every cgseq
+        on the machine kills those), and it must go away once empty.
+        """
+
 
 class Backend(Protocol):
     """A way to enforce limits; one module per backend under ``cgseq.backends``."""

@@ -163,6 +163,10 @@ class Cgroup1Group:
         for path in self.paths.values():
             cgroupfs.remove_group(path)
 
+    def detach(self) -> None:
+        self._update_usage()
+        cgroupfs.mark_kept(self.paths.values())
+
 
 def _max(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else max(a, b)

@@ -177,6 +177,10 @@ class Cgroup2Group:
         self._update_usage()
         cgroupfs.remove_group(self.path)
 
+    def detach(self) -> None:
+        self._update_usage()
+        cgroupfs.mark_kept([self.path])
+
 
 def _max(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else max(a, b)

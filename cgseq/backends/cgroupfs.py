@@ -12,11 +12,12 @@ default ``cgseq``) and only removes directories whose name is one of its job ids
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -211,6 +212,33 @@ def remove_group(path: Path, timeout: float = 2.0) -> bool:
             if exc.errno != errno.EBUSY or time.monotonic() > deadline:
                 return False
         time.sleep(0.02)
+
+
+KEPT_MARK = "cgseq-kept"  # an empty child group: "left running on purpose" (v1 and v2)
+
+
+def mark_kept(paths: Iterable[Path]) -> None:
+    """Mark a job group that keeps running after its supervisor (``--leftovers keep``).
+
+    The mark lives in the group itself, so every cgseq on the machine sees it, whatever
+    its state dir. (cgroup v2 cannot rename groups, so a child group is the mark.)
+    """
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError, FileExistsError):
+            (path / KEPT_MARK).mkdir()
+
+
+def is_kept(paths: Iterable[Path]) -> bool:
+    return any((path / KEPT_MARK).is_dir() for path in paths)
+
+
+def remove_if_empty(paths: Sequence[Path]) -> None:
+    """A kept group goes once its last process has; never killed."""
+    if any(procs(path) for path in paths):
+        return
+    for path in paths:
+        remove_group(path / KEPT_MARK, timeout=0)
+        remove_group(path, timeout=0)
 
 
 def procs(path: Path) -> list[int]:
@@ -415,7 +443,7 @@ def reap_job(job_id: str, paths: Sequence[Path]) -> list[str]:
     return lines
 
 
-def reap_orphans(parent: str | None = None, kept: Collection[str] = ()) -> list[str]:
+def reap_orphans(parent: str | None = None) -> list[str]:
     """Kill and remove job groups under cgseq's parent whose supervisor is dead.
 
     Only directories named like a cgseq job id below ``<hierarchy>/<parent>`` are
@@ -423,10 +451,8 @@ def reap_orphans(parent: str | None = None, kept: Collection[str] = ()) -> list[
     """
     lines: list[str] = []
     for job_id, paths in job_dirs_under(parent_dirs(parent)).items():
-        if job_id in kept:  # --leftovers keep: never killed, removed once empty
-            if not any(procs(path) for path in paths):
-                for path in paths:
-                    remove_group(path, timeout=0)
+        if is_kept(paths):  # --leftovers keep: never killed, removed once empty
+            remove_if_empty(paths)
             continue
         if not jobids.supervisor_alive(job_id):
             lines.extend(reap_job(job_id, paths))

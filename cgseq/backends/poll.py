@@ -164,6 +164,9 @@ class PollGroup:
     def close(self) -> None:
         pass
 
+    def detach(self) -> None:
+        pass  # kept processes re-parent to init when the supervisor exits
+
 
 def _rss(process: Any) -> int:
     try:

@@ -102,7 +102,7 @@ def _clean() -> list[str]:
         if holder and _slot_free(slot):
             lines += recovery.reap_record(holder)
             (slot / "holder.json").unlink(missing_ok=True)
-    return lines + recovery.orphan_groups(state_dir())
+    return lines + recovery.orphan_groups()
 
 
 def _slot_free(slot: Any) -> bool:
