@@ -433,14 +433,17 @@ def parent_dirs(parent: str | None = None, mounts: Mounts | None = None) -> list
 
 
 def reap_job(job_id: str, paths: Sequence[Path]) -> list[str]:
-    """Kill and remove one dead supervisor's job groups; one line per thing done."""
+    """Kill and remove one dead supervisor's job groups; one line says what was done."""
     killed = kill_paths(paths)
     wait_empty(paths)
-    removed = [str(path) for path in paths if remove_group(path)]
-    lines = [f"job {job_id}: killed pid {pid} (supervisor gone)" for pid in killed]
+    removed = [path for path in paths if remove_group(path)]
+    done = []
+    if killed:
+        shown = ", ".join(str(pid) for pid in killed[:8]) + (" ..." if len(killed) > 8 else "")
+        done.append(f"killed {len(killed)} process(es) (pid {shown})")
     if removed:
-        lines.append(f"job {job_id}: removed cgroup {', '.join(removed)}")
-    return lines
+        done.append(f"removed its group {removed[0].name} in {len(removed)} hierarchies")
+    return [f"job {job_id} of a dead supervisor: {'; '.join(done)}"] if done else []
 
 
 def reap_orphans(parent: str | None = None) -> list[str]:

@@ -97,7 +97,7 @@ def _announce_wait(turn: Turn) -> None:
     holder = turn.read_holder() or _first_ticket(turn)
     running = "another job"
     if holder:
-        command = shlex.join(holder.get("argv") or []) or "?"
+        command = _display(holder.get("argv") or []) or "?"
         pid = holder.get("job_pid") or holder.get("pid")
         elapsed = format_duration(max(0.0, time.time() - float(holder.get("since", time.time()))))
         running = f"{_short(command)} (pid {pid}, {elapsed})"
@@ -112,6 +112,11 @@ def _first_ticket(turn: Turn) -> dict[str, Any] | None:
     return queue[0] if queue and queue[0].get("pid") != os.getpid() else None
 
 
+def _display(argv: list[str]) -> str:
+    """``python3 tests/x.py`` rather than ``/root/.pyenv/.../bin/python3 tests/x.py``."""
+    return shlex.join([os.path.basename(argv[0]), *argv[1:]]) if argv else ""
+
+
 def _short(command: str, width: int = 60) -> str:
     return command if len(command) <= width else command[: width - 1] + "…"
 
@@ -122,7 +127,7 @@ def _ordinal(n: int) -> str:
 
 
 def _report(result: JobResult, args: argparse.Namespace) -> None:
-    command = _short(shlex.join(result.argv))
+    command = _short(_display(result.argv))
     for line in result.leftovers_killed:
         _notice(f"{'' if line.startswith('kept') else 'killed '}{line} left by {command}")
     if result.reason in _CGSEQ_ENDED and result.detail:
