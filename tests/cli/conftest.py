@@ -107,5 +107,3 @@ def hold(start: StartCgseq, work: Path, reaper: Reaper) -> Callable[..., Holder]
         return holder
 
     return make
-
-

@@ -223,15 +223,41 @@ def test_report_and_json_carry_the_whole_result(cgseq, project: Path, work: Path
     report = work / "report.json"
     argv = ["sh", "-c", "echo out; sleep 0.4; exit 3"]
     done = cgseq(
-        "run", "--backend", "poll", "--memory", "300M", "--pids", "50", "--timeout", "30s",
-        "--report", report, "--json", "--", *argv, cwd=sub,
+        "run",
+        "--backend",
+        "poll",
+        "--memory",
+        "300M",
+        "--pids",
+        "50",
+        "--timeout",
+        "30s",
+        "--report",
+        report,
+        "--json",
+        "--",
+        *argv,
+        cwd=sub,
     )
     assert done.returncode == 3, done.stderr
     assert done.stdout.startswith("out\n")
     result = parse_result(done.stdout)
     assert json.loads(report.read_text()) == result
-    keys = {"argv", "cwd", "project", "backend", "limits", "enforcement", "exit_code", "reason",
-            "queue_wait", "duration", "attempts", "peak_memory", "peak_pids"}
+    keys = {
+        "argv",
+        "cwd",
+        "project",
+        "backend",
+        "limits",
+        "enforcement",
+        "exit_code",
+        "reason",
+        "queue_wait",
+        "duration",
+        "attempts",
+        "peak_memory",
+        "peak_pids",
+    }
     assert keys <= set(result), keys - set(result)
     assert result["argv"] == argv
     assert result["cwd"] == str(sub)

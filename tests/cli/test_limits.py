@@ -24,7 +24,13 @@ MiB = 1 << 20
 def test_memory_hog_is_killed_with_reason_memory(cgseq, work: Path, reaper):
     progress = work / "hog"
     done = cgseq(
-        "run", "--backend", "poll", "--memory", "200M", "--json", "--",
+        "run",
+        "--backend",
+        "poll",
+        "--memory",
+        "200M",
+        "--json",
+        "--",
         *job("hog", progress, "--step", "20", "--interval", "0.05", "--max", "600"),
     )
     reached = progress.read_text().split()
@@ -47,7 +53,13 @@ def test_memory_hog_is_killed_with_reason_memory(cgseq, work: Path, reaper):
 def test_fork_loop_is_stopped_at_pids_limit(cgseq, work: Path, reaper):
     pids_file = work / "pids"
     done = cgseq(
-        "run", "--backend", "poll", "--pids", "20", "--json", "--",
+        "run",
+        "--backend",
+        "poll",
+        "--pids",
+        "20",
+        "--json",
+        "--",
         *job("forkloop", pids_file, "--max", "100", "--interval", "0.02"),
     )
     reaper.track_file(pids_file)
@@ -69,9 +81,26 @@ def test_timeout_kills_a_sigterm_ignoring_tree_after_the_grace(cgseq, work: Path
     pids_file, ready, trap = work / "pids", work / "ready", work / "trap"
     began = time.monotonic()
     done = cgseq(
-        "run", "--timeout", "1s", "--kill-grace", "1s", "--json", "--",
-        *job("tree", pids_file, ready, "--children", "1", "--depth", "1",
-             "--trap", trap, "--ignore", "TERM"),
+        "run",
+        "--timeout",
+        "1s",
+        "--kill-grace",
+        "1s",
+        "--json",
+        "--",
+        *job(
+            "tree",
+            pids_file,
+            ready,
+            "--children",
+            "1",
+            "--depth",
+            "1",
+            "--trap",
+            trap,
+            "--ignore",
+            "TERM",
+        ),
     )
     elapsed = time.monotonic() - began
     pids = reaper.track_file(pids_file)
@@ -150,7 +179,10 @@ def test_leftovers_wait_waits_for_the_daemon(cgseq, work: Path, reaper):
     pidfile, finished = work / "daemon.pid", work / "daemon.done"
     began = time.monotonic()
     done = cgseq(
-        "run", "--leftovers", "wait", "--",
+        "run",
+        "--leftovers",
+        "wait",
+        "--",
         *job("daemon", pidfile, "--sleep", "1.5", "--done", finished),
     )
     elapsed = time.monotonic() - began
@@ -164,9 +196,7 @@ def test_leftovers_wait_waits_for_the_daemon(cgseq, work: Path, reaper):
 @pytest.mark.timeout(60)
 def test_retry_counts_attempts_until_success(cgseq, work: Path):
     counter = work / "count"
-    done = cgseq(
-        "run", "--retry", "2", "--json", "--", *job("flaky", counter, "--succeed-on", "3")
-    )
+    done = cgseq("run", "--retry", "2", "--json", "--", *job("flaky", counter, "--succeed-on", "3"))
     assert done.returncode == 0, done.stderr
     assert counter.read_text() == "3"
     result = parse_result(done.stdout)

@@ -97,7 +97,10 @@ def test_sigkill_of_the_holder_hands_over_after_killing_its_job_tree(
 ):
     pids_file, ready, seen = work / "pids", work / "ready", work / "seen"
     holder = start(
-        "run", "--backend", backend, "--",
+        "run",
+        "--backend",
+        backend,
+        "--",
         *job("tree", pids_file, ready, "--children", "2", "--depth", "2", "--sleep", "30"),
     )
     wait_until(lambda: ready.exists() or holder.proc.poll() is not None, 15, "the holder's tree")

@@ -120,7 +120,11 @@ def test_the_job_gets_the_terminal(project: Path, work: Path):
     primary, secondary = os.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cgseq", "run", "--", *job("mark", mark)],
-        cwd=project, env=cgseq_env(), stdin=secondary, stdout=secondary, stderr=secondary,
+        cwd=project,
+        env=cgseq_env(),
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
         start_new_session=True,
     )
     os.close(secondary)
