@@ -160,13 +160,13 @@ class SystemdBackend:
     name: ClassVar[str] = NAME
 
     def probe(self) -> Availability:
+        problem = _host_problem()  # file checks first: no import cost where systemd is absent
+        if problem is not None:
+            return Availability(NAME, False, problem[0], fix=problem[1])
         try:
             _pystemd()
         except ImportError as exc:
             return Availability(NAME, False, f"pystemd is not installed ({exc})", fix=INSTALL_FIX)
-        problem = _host_problem()
-        if problem is not None:
-            return Availability(NAME, False, problem[0], fix=problem[1])
         try:
             return _probe_manager()
         except BackendUnavailable as exc:
@@ -424,8 +424,11 @@ class ScopeGroup:
 
     def _memory_detail(self, result: str) -> str:
         peak = self._counters.get("memory_peak")
-        how = f"oom_kill {self._counters['oom_kill']}" if "oom_kill" in self._counters else (
-            f"Result={result}")
+        how = (
+            f"oom_kill {self._counters['oom_kill']}"
+            if "oom_kill" in self._counters
+            else (f"Result={result}")
+        )
         return (
             f"memory reached limit {format_size(self.spec.limits.memory)}: kernel OOM killer in "
             f"scope {self.unit} ({how}, peak {format_size(peak)})"
@@ -442,6 +445,19 @@ class ScopeGroup:
     def record(self) -> dict[str, Any]:
         cgroup = str(self._cgroup) if self._cgroup else None
         return {"unit": self.unit, "user": _user_mode(), "cgroup": cgroup}
+
+    def detach(self) -> None:
+        """``--leftovers keep``: the scope runs on under its limits, owned by systemd alone.
+
+        Closing the bus drops AddRef; once the kept processes exit, systemd stops the scope
+        and CollectMode unloads it. Nothing names it as an orphan: ``reap`` only acts on a
+        dead supervisor's record, and this supervisor exits normally.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._refresh()
+        self._bus.close()
 
     def close(self) -> None:
         """Reset the (empty) scope and drop our reference, so systemd collects it.

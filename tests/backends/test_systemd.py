@@ -128,8 +128,9 @@ def loaded_cgseq_units(state: str | None = None) -> list[str]:
     flags = ["--all", "--no-legend", "--plain", "--full"] + ([f"--state={state}"] if state else [])
     out = systemctl("list-units", *flags, "cgseq-*.scope").stdout
     # a failed unit's line starts with a "●" column: take the first cgseq-* word
-    names = (next((w for w in line.split() if w.startswith("cgseq-")), "") for line in
-             out.splitlines())
+    names = (
+        next((w for w in line.split() if w.startswith("cgseq-")), "") for line in out.splitlines()
+    )
     return [name for name in names if name]
 
 
@@ -164,8 +165,9 @@ def test_child_is_in_the_scope_before_it_runs(backend: systemd.SystemdBackend) -
 
 
 def test_memory_hog_is_killed_with_reason_memory(backend: systemd.SystemdBackend) -> None:
-    outcome = run_job(backend, helper("hog.py", "10", "0.02", "--max", "600", "--quiet"),
-                      Limits(memory=100 * MB))
+    outcome = run_job(
+        backend, helper("hog.py", "10", "0.02", "--max", "600", "--quiet"), Limits(memory=100 * MB)
+    )
     assert os.WIFSIGNALED(outcome.status) and os.WTERMSIG(outcome.status) == signal.SIGKILL
     assert outcome.breach is not None and outcome.breach.reason is TerminationReason.MEMORY
     peak = outcome.usage.peak_memory
@@ -174,8 +176,11 @@ def test_memory_hog_is_killed_with_reason_memory(backend: systemd.SystemdBackend
 
 def test_tasks_max_stops_a_fork_loop(backend: systemd.SystemdBackend, tmp_path: Path) -> None:
     log = tmp_path / "forkloop.log"
-    outcome = run_job(backend, helper("forkloop.py", "200", "--sleep", "5", "--attempts",
-                                      "100", "--log", str(log)), Limits(pids=20))
+    outcome = run_job(
+        backend,
+        helper("forkloop.py", "200", "--sleep", "5", "--attempts", "100", "--log", str(log)),
+        Limits(pids=20),
+    )
     assert outcome.breach is not None and outcome.breach.reason is TerminationReason.PIDS
     started = int(log.read_text().split("started ")[1].split(",")[0])
     assert started < 20, log.read_text()
@@ -186,8 +191,11 @@ def test_double_forked_daemon_is_killed_and_scope_gone(
     backend: systemd.SystemdBackend, tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "daemon.pid"
-    outcome = run_job(backend, helper("daemonize.py", "--sleep", "300", "--pidfile",
-                                      str(pidfile)), Limits(memory=200 * MB))
+    outcome = run_job(
+        backend,
+        helper("daemonize.py", "--sleep", "300", "--pidfile", str(pidfile)),
+        Limits(memory=200 * MB),
+    )
     assert os.WIFEXITED(outcome.status) and os.WEXITSTATUS(outcome.status) == 0
     daemon = int(pidfile.read_text())
     _wait_until(lambda: not _alive(daemon), 30, f"daemon {daemon} to die")
@@ -209,8 +217,9 @@ def test_no_failed_units_remain_after_20_runs(backend: systemd.SystemdBackend) -
     for i in range(18):
         run_job(backend, kinds[i % len(kinds)], Limits(memory=64 * MB, pids=50))
     for _ in range(2):  # OOM kills leave a failed scope unless cgseq resets it
-        outcome = run_job(backend, helper("hog.py", "16", "0", "--max", "400", "--quiet"),
-                          Limits(memory=48 * MB))
+        outcome = run_job(
+            backend, helper("hog.py", "16", "0", "--max", "400", "--quiet"), Limits(memory=48 * MB)
+        )
         assert outcome.breach is not None and outcome.breach.reason is TerminationReason.MEMORY
     assert loaded_cgseq_units("failed") == []
     _wait_until(lambda: not loaded_cgseq_units(), 30, f"scopes to unload: {loaded_cgseq_units()}")
@@ -255,6 +264,19 @@ time.sleep(300)
 """
 
 
+def test_detached_scope_runs_on_and_is_collected_when_empty(
+    backend: systemd.SystemdBackend,
+) -> None:
+    group = backend.open_group(JobSpec(("sleep", "3"), Limits(pids=10)), new_job_id())
+    child = spawn_held(["sleep", "3"])
+    group.place(child.pid)
+    child.release()
+    group.detach()  # --leftovers keep: cgseq leaves, the job keeps its scope and limits
+    assert group.unit in loaded_cgseq_units("active")
+    os.waitpid(child.pid, 0)
+    _wait_until(lambda: group.unit not in loaded_cgseq_units(), 60, "the kept scope to unload")
+
+
 def test_reap_refuses_units_cgseq_did_not_create(backend: systemd.SystemdBackend) -> None:
     assert backend.reap({"unit": "dbus.service"}) == []
     assert backend.reap({"unit": "init.scope"}) == []
@@ -265,9 +287,26 @@ def test_nested_run_stays_in_one_scope(backend: systemd.SystemdBackend, tmp_path
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     inner = f"{sys.executable} -m cgseq run -- cat /proc/self/cgroup"
     proc = subprocess.run(
-        [sys.executable, "-m", "cgseq", "run", "--backend", "systemd", "--memory", "200M",
-         "--", "sh", "-c", f"cat /proc/self/cgroup; {inner}"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path, check=False,
+        [
+            sys.executable,
+            "-m",
+            "cgseq",
+            "run",
+            "--backend",
+            "systemd",
+            "--memory",
+            "200M",
+            "--",
+            "sh",
+            "-c",
+            f"cat /proc/self/cgroup; {inner}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     outer, nested = [line for line in proc.stdout.splitlines() if line.startswith("0::")]
@@ -293,8 +332,9 @@ def test_user_manager_without_memory_delegation_is_detected(
     require("systemd-user", _has_user_manager(), f"no user manager for uid {TESTER_UID}")
     dropin = Path(f"/run/systemd/system/user-{TESTER_UID}.slice.d/zz-cgseq-test.conf")
     dropin.parent.mkdir(parents=True, exist_ok=True)
-    dropin.write_text("[Slice]\n# cgseq test: a user manager without memory\n"
-                      "DisableControllers=memory\n")
+    dropin.write_text(
+        "[Slice]\n# cgseq test: a user manager without memory\nDisableControllers=memory\n"
+    )
     try:
         _restart_user_manager()
         report = _as_tester(_PROBE_AND_PLACE)
@@ -322,11 +362,24 @@ def _as_tester(code: str) -> dict[str, object]:
     """Run ``code`` as tester on its own user bus; it prints one JSON line (the report)."""
     runtime = f"/run/user/{TESTER_UID}"
     proc = subprocess.run(
-        ["sudo", "-u", f"#{TESTER_UID}", "env", f"XDG_RUNTIME_DIR={runtime}",
-         f"DBUS_SESSION_BUS_ADDRESS=unix:path={runtime}/bus",
-         f"PYTHONPATH={Path(__file__).resolve().parents[2]}", "PYTHONDONTWRITEBYTECODE=1",
-         sys.executable, "-c", code],
-        check=False, timeout=300, cwd="/tmp", capture_output=True, text=True,
+        [
+            "sudo",
+            "-u",
+            f"#{TESTER_UID}",
+            "env",
+            f"XDG_RUNTIME_DIR={runtime}",
+            f"DBUS_SESSION_BUS_ADDRESS=unix:path={runtime}/bus",
+            f"PYTHONPATH={Path(__file__).resolve().parents[2]}",
+            "PYTHONDONTWRITEBYTECODE=1",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        check=False,
+        timeout=300,
+        cwd="/tmp",
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     result: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])

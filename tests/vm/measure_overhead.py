@@ -51,8 +51,11 @@ def timed(action: Callable[[], None]) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    return {"median": round(statistics.median(values), 1), "min": round(min(values), 1),
-            "max": round(max(values), 1)}
+    return {
+        "median": round(statistics.median(values), 1),
+        "min": round(min(values), 1),
+        "max": round(max(values), 1),
+    }
 
 
 def main(n: int) -> None:
@@ -68,10 +71,17 @@ def main(n: int) -> None:
         bare.append(timed(plain))
         scope.append(timed(job))
     who = "root/system manager" if os.geteuid() == 0 else "user/user manager"
-    result = {"who": who, "n": n, "plain_ms": summary(bare), "scope_ms": summary(scope),
-              "overhead_ms": round(statistics.median(scope) - statistics.median(bare), 1)}
-    print(f"scope overhead ({who}): scope {result['scope_ms']} ms vs plain "
-          f"{result['plain_ms']} ms -> +{result['overhead_ms']} ms per job")
+    result = {
+        "who": who,
+        "n": n,
+        "plain_ms": summary(bare),
+        "scope_ms": summary(scope),
+        "overhead_ms": round(statistics.median(scope) - statistics.median(bare), 1),
+    }
+    print(
+        f"scope overhead ({who}): scope {result['scope_ms']} ms vs plain "
+        f"{result['plain_ms']} ms -> +{result['overhead_ms']} ms per job"
+    )
     print("OVERHEAD_JSON " + json.dumps(result))
 
 
