@@ -34,12 +34,8 @@ test-host: $(VENV)/.installed  ## pytest on this machine (kernel tests skip with
 test-vm: $(VENV)/.installed  ## the systemd + pure cgroup v2 suite in the test VM (builds it if needed)
 	bash tests/vm/test-vm.sh
 
-test: lint typecheck test-host  ## the whole suite: lint, types, host tests, and the VM suite when required
-	@if echo "$$CGSEQ_TEST_REQUIRE $$CGSEQ_VM" | grep -qE 'systemd|cgroup2|1'; then \
-		$(MAKE) test-vm; \
-	else \
-		echo "VM suite skipped: set CGSEQ_VM=1 (or CGSEQ_TEST_REQUIRE=...,systemd,cgroup2) to run it"; \
-	fi
+test: lint typecheck test-host  ## the whole suite: lint, types, host tests, then the VM suite where it applies
+	bash tests/vm/maybe-run.sh
 
 bench: $(VENV)/.installed  ## benchmark cgseq against flock, nq, tsp, sem (see bench/)
 	$(PY) -m bench

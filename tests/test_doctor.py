@@ -11,13 +11,14 @@ import pytest
 from cgseq import backends
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.vm  # also in the VM: doctor must tell the truth about systemd and cgroup2 there
+@pytest.mark.timeout(300)
 def test_doctor_canaries_prove_every_available_backend() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "cgseq", "doctor", "--json"],
         capture_output=True,
         text=True,
-        timeout=100,
+        timeout=280,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
