@@ -1,3 +1,3 @@
-from cgseq.main import main
+from cgseq.main import entry
 
-raise SystemExit(main())
+entry()

@@ -54,10 +54,12 @@ def run(spec: JobSpec, context: RunContext | None = None) -> JobResult:
         return _run_inline(spec, slot, cwd, context)
     _check_named_backend(spec.backend)
     turn = turns.queue_up(slot_dir, _ticket_info(spec, cwd), context.asked)
+    job = _Job(spec, slot, turn, cwd, context)
     try:
-        queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait)
-        return _hold(spec, slot, turn, cwd, queue_wait, context)
+        queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait, on_next=job.prepare)
+        return _hold(job, turn, queue_wait)
     finally:
+        job.discard()
         turn.release()
 
 
@@ -74,18 +76,14 @@ def _check_named_backend(name: str) -> None:
     select(name)
 
 
-def _hold(
-    spec: JobSpec, slot: Slot, turn: turns.Turn, cwd: str, queue_wait: float, context: RunContext
-) -> JobResult:
+def _hold(job: _Job, turn: turns.Turn, queue_wait: float) -> JobResult:
     from cgseq import recovery
 
-    dead_holder = recovery.after_dead_holder(turn)  # first: it names the job it cleans up
-    for line in dead_holder + recovery.orphan_groups():
-        context.notice(line)
-    job = _Job(spec, slot, turn, cwd, context)
+    for line in recovery.after_dead_holder(turn):  # this slot's dead holder: before our job
+        job.context.notice(line)
     result = job.run_attempts()
     result.queue_wait = queue_wait
-    if spec.record:
+    if job.spec.record:
         recovery.record_history(turn.directory.parent.parent, result)
     return result
 
@@ -95,30 +93,64 @@ def _run_inline(spec: JobSpec, slot: Slot, cwd: str, context: RunContext) -> Job
     from cgseq.backends.poll import PollBackend
 
     job = _Job(spec, slot, None, cwd, context)
-    return job.run_attempts(backends=[(PollBackend(), PollBackend().probe())])
+    job.candidates = [(PollBackend(), PollBackend().probe())]
+    return job.run_attempts()
 
 
 class _Job:
+    """One job's attempts; what can be done before the turn is done in :meth:`prepare`."""
+
     def __init__(
         self, spec: JobSpec, slot: Slot, turn: turns.Turn | None, cwd: str, context: RunContext
     ) -> None:
         self.spec, self.slot, self.turn, self.cwd, self.context = spec, slot, turn, cwd, context
         self.job_id = jobids.new_job_id()
         self.started = time.monotonic()
+        self.candidates: list[Any] | None = None
+        self.tty: int | None = None
+        self.prepared: tuple[Any, Any, Any] | None = None  # backend, group, held supervisor
+        self.warnings: list[str] = []
 
-    def run_attempts(self, backends: list[Any] | None = None) -> JobResult:
-        from cgseq.supervise.signals import SignalPipe, become_subreaper
-        from cgseq.supervise.spawn import reclaim_terminal
+    def prepare(self) -> None:
+        """Imports, backend choice, group and held first process, ahead of the turn.
+
+        The head waiter calls this while the holder still runs, so the hand-off is only
+        "take the slot, release the child". Never pystemd (or structlog) before the turn:
+        a systemd scope is opened once the turn is held.
+        """
+        from cgseq import recovery
+        from cgseq.supervise.signals import become_subreaper
+        from cgseq.turns import warm_up
 
         become_subreaper()
-        candidates = backends or _candidates(self.spec.backend)
+        warm_up()
         self.tty = _terminal()
+        if self.candidates is None:
+            for line in recovery.orphan_groups():  # other dead supervisors' groups, any project
+                self.context.notice(line)
+            self.candidates = _candidates(self.spec.backend)
+        if self.prepared is None and self.candidates[0][0].name != "systemd":
+            self.prepared = self._open()
+
+    def discard(self) -> None:
+        """The turn never came (or the job ended): drop a prepared, unused job."""
+        if self.prepared is not None:
+            _backend, group, supervisor = self.prepared
+            self.prepared = None
+            supervisor.abandon()
+            _close_quietly(group)
+
+    def run_attempts(self) -> JobResult:
+        from cgseq.supervise.signals import SignalPipe
+        from cgseq.supervise.spawn import reclaim_terminal
+
+        self.prepare()
         with SignalPipe().installed() as signals:
             attempts, result = 0, None
             while attempts <= self.spec.retry:
                 attempts += 1
                 try:
-                    result = self._attempt(candidates, signals, attempts)
+                    result = self._attempt(signals, attempts)
                 finally:
                     if self.tty is not None:
                         reclaim_terminal(self.tty)
@@ -128,30 +160,45 @@ class _Job:
         result.duration = time.monotonic() - self.started
         return result
 
-    def _attempt(self, candidates: list[Any], signals: Any, attempts: int) -> JobResult:
+    def _attempt(self, signals: Any, attempts: int) -> JobResult:
+        backend, group, supervisor = self.prepared or self._open()
+        self.prepared = None
+        try:
+            attempt = supervisor.run(signals)
+        except BaseException:
+            _close_quietly(group)
+            raise
+        result = self._result(backend.name, attempt, attempts)
+        if self.turn is not None and (attempts > self.spec.retry or not _should_retry(result)):
+            self.turn.release()  # the job is over and its group empty: next job, go
+        if attempt.kept:
+            group.detach()
+        else:
+            _close_quietly(group)
+        return result
+
+    def _open(self) -> tuple[Any, Any, Any]:
+        """The first candidate backend whose group takes the held process and its limits."""
         from cgseq.supervise.supervisor import Hooks, Supervisor
 
-        for index, (backend, _availability) in enumerate(candidates):
+        assert self.candidates is not None
+        for index, (backend, _availability) in enumerate(self.candidates):
             group = backend.open_group(self.spec, self.job_id)
             hooks = Hooks(
                 started=functools.partial(self._started, backend=backend, group=group),
                 tick=self._tick,
             )
+            supervisor = Supervisor(self.spec, group, self._env(), self.tty, hooks)
             try:
-                attempt = Supervisor(self.spec, group, self._env(), signals, self.tty, hooks).run()
+                supervisor.prepare()
             except BackendUnavailable as exc:
                 _close_quietly(group)
-                if self.spec.backend != "auto" or index + 1 == len(candidates):
+                if self.spec.backend != "auto" or index + 1 == len(self.candidates):
                     raise
-                self.context.notice(
-                    f"warning: {exc}; falling back to {candidates[index + 1][0].name}"
-                )
+                following = self.candidates[index + 1][0].name
+                self.context.notice(f"warning: {exc}; falling back to {following}")
                 continue
-            if attempt.kept:
-                group.detach()
-            else:
-                _close_quietly(group)
-            return self._result(backend.name, attempt, attempts)
+            return backend, group, supervisor
         raise BackendUnavailable(self.spec.backend, "no backend could run the job")
 
     def _env(self) -> dict[str, str]:
@@ -206,7 +253,7 @@ class _Job:
             peak_memory=attempt.usage.peak_memory,
             peak_pids=attempt.usage.peak_pids,
             leftovers_killed=attempt.leftovers,
-            warnings=list(getattr(self, "warnings", [])),
+            warnings=list(self.warnings),
             job_id=self.job_id,
         )
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
+from pathlib import Path
 
 _JOB_ID = r"^(\d+)-([0-9a-f]+)$"
 
@@ -31,6 +33,8 @@ def supervisor_alive(job_id: str) -> bool:
     if parsed is None:
         return True  # not ours to judge: never touch it
     pid, started = parsed
+    if sys.platform.startswith("linux"):
+        return _alive_linux(pid, started)
     import psutil  # off the hot path: only reaping asks this
 
     try:
@@ -41,3 +45,24 @@ def supervisor_alive(job_id: str) -> bool:
         return False
     except psutil.AccessDenied:
         return True
+
+
+def _alive_linux(pid: int, started: float) -> bool:
+    """/proc instead of psutil (12 ms of import on the hand-off path)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    except OSError:
+        return True  # cannot tell: never touch it
+    if fields[0] in ("Z", "X"):  # a zombie has exited; only its parent has not reaped it
+        return False
+    created = _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+    return created <= started + 1.0  # created after the job started: a reused pid
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    return 0.0

@@ -56,10 +56,17 @@ class Turn:
     def holder_path(self) -> Path:
         return self.directory / "holder.json"
 
-    def wait(self, timeout: float | None, on_wait: Any = None) -> float:
+    def wait(
+        self,
+        timeout: float | None,
+        on_wait: Any = None,
+        on_next: Callable[[], None] | None = None,
+    ) -> float:
         """Block until this ticket has the turn; return the seconds waited.
 
-        ``on_wait(turn)`` is called once, only if there really is a wait.
+        ``on_wait(turn)`` is called once, only if there really is a wait. ``on_next()`` is
+        called once when this ticket is next in line (only the holder is ahead), before it
+        blocks: the time to get ready, so that the hand-off costs next to nothing.
         """
         started = time.monotonic()
         announced = False
@@ -71,22 +78,27 @@ class Turn:
             announced = True
 
         with _deadline(timeout):
-            for predecessor in self._predecessors():
+            for predecessor, is_first in self._predecessors():
+                if is_first and on_next is not None and is_live(predecessor):
+                    _uninterrupted(on_next)  # a wait-timeout strikes after, not midway
+                    on_next = None
                 _await_release(predecessor, announce)
             self._take_slot(announce)
         self.waited = time.monotonic() - started
         return self.waited
 
-    def _predecessors(self) -> Iterator[Path]:
-        """The nearest earlier ticket, again and again, until none is left."""
+    def _predecessors(self) -> Iterator[tuple[Path, bool]]:
+        """The nearest earlier ticket (and whether it is the first), until none is left."""
         while True:
             earlier = [p for p in _tickets(self.directory) if p.name < self.ticket.key]
             if not earlier:
                 return
-            yield earlier[-1]
+            yield earlier[-1], len(earlier) == 1
 
     def _take_slot(self, announce: Callable[[], None]) -> None:
-        import fasteners  # only now: a waiter blocked above never paid for the import
+        # fasteners is imported only now (or by warm_up() when next in line): a waiter
+        # blocked further back never pays for it
+        import fasteners
 
         lock = fasteners.InterProcessLock(str(self.directory / "slot.lock"))
         if not lock.acquire(blocking=False):
@@ -95,7 +107,9 @@ class Turn:
         self._slot = lock
 
     def release(self) -> None:
-        """Give up the turn: the next ticket's owner wakes at once."""
+        """Give up the turn: the next ticket's owner wakes at once. Idempotent."""
+        if self.ticket.fd < 0:
+            return
         with contextlib.suppress(FileNotFoundError):
             self.holder_path.unlink()
         if self._slot is not None:
@@ -104,6 +118,7 @@ class Turn:
         with contextlib.suppress(FileNotFoundError):
             self.ticket.path.unlink()
         os.close(self.ticket.fd)
+        self.ticket = self.ticket._replace(fd=-1)
 
     def write_holder(self, record: dict[str, Any]) -> None:
         _write_json_atomic(self.holder_path, record)
@@ -117,6 +132,11 @@ class Turn:
         waiting = live[1:] if live and live[0] != self.ticket.path else live
         place = waiting.index(self.ticket.path) + 1 if self.ticket.path in waiting else 1
         return place, len(waiting)
+
+
+def warm_up() -> None:
+    """Import what taking the slot needs, ahead of time (the waiter next in line)."""
+    import fasteners  # noqa: F401
 
 
 def queue_up(directory: Path, info: dict[str, Any], asked: int | None = None) -> Turn:
@@ -252,6 +272,15 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     temporary.write_text(json.dumps(data))
     os.replace(temporary, path)
+
+
+def _uninterrupted(step: Callable[[], None]) -> None:
+    """Run ``step`` with the wait-timeout alarm held back until it is done."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        step()
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from cgseq.backends.base import JobGroup
 from cgseq.errors import EXIT_NOT_FOUND, EXIT_SIGNAL_BASE, EXIT_TIMEOUT, SpawnError
 from cgseq.model import Breach, JobSpec, TerminationReason, Usage
 from cgseq.supervise.signals import SignalPipe
-from cgseq.supervise.spawn import spawn_held
+from cgseq.supervise.spawn import HeldChild, spawn_held
 
 EMPTY_WAIT = 10.0  # seconds to wait for a killed group to empty before giving up
 LEFTOVER_TICK = 0.1
@@ -52,11 +52,10 @@ class Supervisor:
         spec: JobSpec,
         group: JobGroup,
         env: Mapping[str, str],
-        signals: SignalPipe,
         tty: int | None = None,
         hooks: Hooks | None = None,
     ) -> None:
-        self.spec, self.group, self.env, self.signals, self.tty = spec, group, env, signals, tty
+        self.spec, self.group, self.env, self.tty = spec, group, env, tty
         self.hooks = hooks or Hooks()
         self.status: int | None = None
         self.breach: Breach | None = None
@@ -70,7 +69,32 @@ class Supervisor:
         self.kept = False
         self.escalated = False  # SIGKILL sent: the grace period is over
 
-    def run(self) -> Attempt:
+    def prepare(self) -> None:
+        """Spawn the job's first process held before exec, and place it in the group.
+
+        May run before the turn is ours (the head waiter prepares while the holder runs);
+        raises BackendUnavailable when the group does not take the process or its limits.
+        """
+        child = spawn_held(self.spec.argv, cwd=self.spec.cwd, env=self.env, foreground_tty=self.tty)
+        self.pid = child.pid
+        try:
+            self.group.place(child.pid)
+        except BaseException:
+            child.abandon()
+            self._wait_main()
+            raise
+        self.child: HeldChild | None = child
+
+    def abandon(self) -> None:
+        """A prepared job that will not run (the wait was given up): the child exits unrun."""
+        child = getattr(self, "child", None)
+        if child is not None:
+            self.child = None
+            child.abandon()
+            self._wait_main()
+
+    def run(self, signals: SignalPipe) -> Attempt:
+        self.signals = signals
         try:
             self._start()
         except SpawnError as exc:
@@ -85,14 +109,10 @@ class Supervisor:
         return self._outcome()
 
     def _start(self) -> None:
-        child = spawn_held(self.spec.argv, cwd=self.spec.cwd, env=self.env, foreground_tty=self.tty)
-        self.pid = child.pid
-        try:
-            self.group.place(child.pid)
-        except BaseException:
-            child.abandon()
-            self._wait_main()
-            raise
+        if getattr(self, "child", None) is None:
+            self.prepare()
+        child, self.child = self.child, None
+        assert child is not None
         self.hooks.started(child.pid)
         now = time.monotonic()
         if self.spec.limits.timeout is not None:
