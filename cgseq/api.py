@@ -56,7 +56,8 @@ def run(spec: JobSpec, context: RunContext | None = None) -> JobResult:
     turn = turns.queue_up(slot_dir, _ticket_info(spec, cwd), context.asked)
     job = _Job(spec, slot, turn, cwd, context)
     try:
-        queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait, on_next=job.prepare)
+        ready = functools.partial(job.prepare, before_turn=True)
+        queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait, on_next=ready)
         return _hold(job, turn, queue_wait)
     finally:
         job.discard()
@@ -111,7 +112,7 @@ class _Job:
         self.prepared: tuple[Any, Any, Any] | None = None  # backend, group, held supervisor
         self.warnings: list[str] = []
 
-    def prepare(self) -> None:
+    def prepare(self, before_turn: bool = False) -> None:
         """Imports, backend choice, group and held first process, ahead of the turn.
 
         The head waiter calls this while the holder still runs, so the hand-off is only
@@ -126,6 +127,8 @@ class _Job:
         warm_up()
         self.tty = _terminal()
         if self.candidates is None:
+            if before_turn and _systemd_may_be_first(self.spec.backend):
+                return  # its probe imports pystemd: a waiter must not, so after the turn
             for line in recovery.orphan_groups():  # other dead supervisors' groups, any project
                 self.context.notice(line)
             self.candidates = _candidates(self.spec.backend)
@@ -272,6 +275,14 @@ def _unenforced(spec: JobSpec, backend: str, enforced: dict[str, str]) -> list[s
                 "not by the kernel; see 'cgseq doctor'"
             )
     return lines
+
+
+def _systemd_may_be_first(name: str) -> bool:
+    if name not in ("auto", "systemd"):
+        return False
+    from cgseq.backends import systemd
+
+    return systemd.may_be_available()
 
 
 def _candidates(name: str) -> list[Any]:

@@ -544,3 +544,13 @@ def _signal_each(pids: list[int], signum: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
+
+
+def may_be_available() -> bool:
+    """File checks only, no pystemd import: could this backend be the one ``auto`` picks?
+
+    A waiter ahead of its turn asks this instead of ``probe()``, which imports pystemd.
+    """
+    import importlib.util
+
+    return _host_problem() is None and importlib.util.find_spec("pystemd") is not None
