@@ -87,6 +87,7 @@ class PollGroup:
         self._usage = Usage(peak_memory=0, peak_pids=0, memory_now=0)
         needs_sampling = spec.limits.any_resource_limit() or spec.record
         self.poll_interval: float | None = spec.poll_interval if needs_sampling else None
+        self._scanner: Any = None  # a procscan.ProcScanner on Linux, False where unsupported
 
     def place(self, pid: int) -> None:
         self.pgid = pid  # spawn_held made the child a process-group leader
@@ -100,34 +101,41 @@ class PollGroup:
         return result
 
     def sample(self) -> Breach | None:
-        from cgseq import proctree
-
-        processes = proctree.descendants()
-        sizes = [(_rss(p), p) for p in processes]
+        sizes = self._sizes()
         total = sum(size for size, _ in sizes)
-        self._record(total, len(processes))
-        if self.limits.pids is not None and len(processes) > self.limits.pids:
+        self._record(total, len(sizes))
+        if self.limits.pids is not None and len(sizes) > self.limits.pids:
             return Breach(
-                TerminationReason.PIDS, f"{len(processes)} processes over limit {self.limits.pids}"
+                TerminationReason.PIDS, f"{len(sizes)} processes over limit {self.limits.pids}"
             )
         if self.limits.memory is not None and total > self.limits.memory:
             return Breach(TerminationReason.MEMORY, self._memory_detail(total, sizes))
         return None
+
+    def _sizes(self) -> list[tuple[int, int]]:
+        """(RSS, pid) of every live process of the job."""
+        if self._scanner is None:
+            from cgseq import procscan
+
+            self._scanner = procscan.ProcScanner() if procscan.supported() else False
+        if self._scanner:
+            return [(rss, pid) for pid, rss, _state in self._scanner.scan()]
+        from cgseq import proctree
+
+        return [(_rss(p), p.pid) for p in proctree.descendants()]
 
     def _record(self, total: int, count: int) -> None:
         self._usage.memory_now = total
         self._usage.peak_memory = max(self._usage.peak_memory or 0, total)
         self._usage.peak_pids = max(self._usage.peak_pids or 0, count)
 
-    def _memory_detail(self, total: int, sizes: list[tuple[int, Any]]) -> str:
-        size, largest = max(sizes, key=lambda pair: pair[0])
-        try:
-            name = largest.name()
-        except Exception:
-            name = "?"
+    def _memory_detail(self, total: int, sizes: list[tuple[int, int]]) -> str:
+        from cgseq.procscan import name_of
+
+        size, largest = max(sizes)
         return (
             f"memory {format_size(total)} over limit {format_size(self.limits.memory)} "
-            f"(largest: {name} pid {largest.pid}, {format_size(size)})"
+            f"(largest: {name_of(largest)} pid {largest}, {format_size(size)})"
         )
 
     def usage(self) -> Usage:
@@ -162,7 +170,8 @@ class PollGroup:
         return {"job_id": self.job_id, "started": self.started, "pgid": self.pgid}
 
     def close(self) -> None:
-        pass
+        if self._scanner:
+            self._scanner.close()
 
     def detach(self) -> None:
         pass  # kept processes re-parent to init when the supervisor exits

@@ -1,0 +1,55 @@
+"""The /proc scanner agrees with psutil about a real process tree."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from cgseq import procscan
+from tests.conftest import require
+
+TREE = """
+import os, sys, threading, time
+def child(depth):
+    for _ in range(2):
+        if os.fork() == 0:
+            if depth:
+                child(depth - 1)
+            time.sleep(30)
+            os._exit(0)
+# a child forked from a second thread hangs under that thread's children file
+threading.Thread(target=lambda: os.fork() == 0 and (time.sleep(30), os._exit(0))).start()
+child(2)
+open(sys.argv[1], "w").write("ready")
+time.sleep(30)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_scanner_finds_what_psutil_finds(tmp_path: Path) -> None:
+    require("linux-proc-children", procscan.supported(), "no /proc/<pid>/task/<tid>/children")
+    ready = tmp_path / "ready"
+    tree = subprocess.Popen([sys.executable, "-c", TREE, str(ready)])
+    try:
+        deadline = time.monotonic() + 20
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        scanner = procscan.ProcScanner()
+        found = {pid: rss for pid, rss, _ in scanner.scan()}
+        again = {pid for pid, _, _ in scanner.scan()}  # second pass: through the kept fds
+        expected = {p.pid: p.memory_info().rss for p in psutil.Process().children(recursive=True)}
+        assert set(found) == set(expected) == again
+        assert len(found) == 1 + 2 + 4 + 8 + 1  # the root, a binary tree of depth 3, the thread's
+        for pid, rss in found.items():
+            assert abs(rss - expected[pid]) < 4 << 20
+        scanner.close()
+    finally:
+        for process in psutil.Process(tree.pid).children(recursive=True):
+            process.kill()
+        tree.kill()
+        tree.wait()
