@@ -28,7 +28,8 @@ class PollBackend:
         return Availability(
             self.name,
             True,
-            "psutil sampling of the job's process tree",
+            "sampling of the job's process tree "
+            + ("(/proc children files)" if _linux() else "(psutil)"),
             enforces={
                 MEMORY: "poll: total RSS of the tree, checked every interval",
                 PIDS: "poll: process count, checked every interval",
