@@ -28,8 +28,9 @@ from typing import Any, ClassVar
 
 from cgseq.backends import cgroupfs
 from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability
+from cgseq.backends.kernelgroup import KernelGroup, larger
 from cgseq.errors import BackendUnavailable
-from cgseq.model import Breach, JobSpec, Limits, TerminationReason, Usage
+from cgseq.model import Breach, JobSpec, Limits, TerminationReason
 from cgseq.units import format_size
 
 NAME = "cgroup1"
@@ -43,38 +44,42 @@ _CONTAINER_FIX = (
 )
 
 
-class Cgroup1Group:
+class Cgroup1Group(KernelGroup):
     """One job's groups in the v1 memory, pids and freezer hierarchies (+ v2 tracking)."""
 
+    backend = NAME
+
     def __init__(self, job_id: str, limits: Limits, paths: dict[str, Path]) -> None:
-        self.job_id = job_id
-        self.limits = limits
-        self.paths = paths
+        freezer = cgroupfs.Freezer.for_group(paths["freezer"]) if "freezer" in paths else None
+        super().__init__(job_id, limits, freezer)
+        self.by_controller = paths
         self.poll_interval: float | None = POLL_INTERVAL
-        self._breach: Breach | None = None
-        self._usage = Usage()
-        self._freezer = cgroupfs.Freezer.for_group(paths["freezer"]) if "freezer" in paths else None
+
+    def paths(self) -> list[Path]:
+        return list(self.by_controller.values())
 
     # -- setup
 
     def apply_limits(self) -> None:
         """Write every requested limit into the still-empty groups and read it back."""
-        memory, limits = self.paths["memory"], self.limits
+        memory, limits = self.by_controller["memory"], self.limits
         if limits.memory is not None:
             cgroupfs.set_limit(NAME, memory / "memory.limit_in_bytes", limits.memory)
             if limits.swap is not None and (memory / "memory.memsw.limit_in_bytes").exists():
                 total = limits.memory + limits.swap  # memsw = memory + swap, must be >= memory
                 cgroupfs.set_limit(NAME, memory / "memory.memsw.limit_in_bytes", total)
         if limits.pids is not None:
-            cgroupfs.set_limit(NAME, self.paths["pids"] / "pids.max", limits.pids)
+            cgroupfs.set_limit(NAME, self.by_controller["pids"] / "pids.max", limits.pids)
 
     def place(self, pid: int) -> None:
-        for path in self.paths.values():
+        for path in self.by_controller.values():
             cgroupfs.place(NAME, path, pid)
 
     def enforced(self) -> dict[str, str]:
-        memsw = (self.paths["memory"] / "memory.memsw.limit_in_bytes").exists()
-        how = {TRACKING: "cgroup v1" + (" + v2 tracking" if TRACKING_KEY in self.paths else "")}
+        memsw = (self.by_controller["memory"] / "memory.memsw.limit_in_bytes").exists()
+        how = {
+            TRACKING: "cgroup v1" + (" + v2 tracking" if TRACKING_KEY in self.by_controller else "")
+        }
         if self.limits.memory is not None:
             how[MEMORY] = "kernel: memory.limit_in_bytes"
             if self.limits.swap is not None and memsw:
@@ -85,19 +90,8 @@ class Cgroup1Group:
 
     # -- while it runs
 
-    def sample(self) -> Breach | None:
-        self._update_usage()
-        found = self._verdict()
-        if found is not None and self._breach is None:
-            self._breach = found  # the first reason recorded wins
-        return found
-
-    def usage(self) -> Usage:
-        self._update_usage()
-        return Usage(self._usage.peak_memory, self._usage.peak_pids, self._usage.memory_now)
-
     def _update_usage(self) -> None:
-        memory, pids = self.paths["memory"], self.paths["pids"]
+        memory, pids = self.by_controller["memory"], self.by_controller["pids"]
         now = cgroupfs.read_int(memory / "memory.usage_in_bytes")
         peak = cgroupfs.read_int(memory / "memory.max_usage_in_bytes")
         tasks = cgroupfs.read_int(pids / "pids.peak")  # Linux >= 6.1; else sample current
@@ -106,70 +100,43 @@ class Cgroup1Group:
         usage = self._usage
         if now is not None:
             usage.memory_now = now
-        usage.peak_memory = _max(usage.peak_memory, _max(peak, now))
-        usage.peak_pids = _max(usage.peak_pids, tasks)
+        usage.peak_memory = larger(usage.peak_memory, larger(peak, now))
+        usage.peak_pids = larger(usage.peak_pids, tasks)
 
     def _verdict(self) -> Breach | None:
-        oom = cgroupfs.read_keyed(self.paths["memory"] / "memory.oom_control").get("oom_kill", 0)
+        oom = cgroupfs.read_keyed(self.by_controller["memory"] / "memory.oom_control").get(
+            "oom_kill", 0
+        )
         if oom > 0:
             detail = f"memory reached limit {format_size(self.limits.memory)}: " + (
                 f"kernel OOM killer (oom_kill {oom}, peak {format_size(self._usage.peak_memory)})"
             )
             return Breach(TerminationReason.MEMORY, detail)
-        refused = cgroupfs.read_keyed(self.paths["pids"] / "pids.events").get("max", 0)
+        refused = cgroupfs.read_keyed(self.by_controller["pids"] / "pids.events").get("max", 0)
         if refused > 0:
             detail = f"pids reached limit {self.limits.pids}: kernel refused {refused} fork(s)"
             return Breach(TerminationReason.PIDS, detail)
         return None
 
-    def termination(self) -> Breach | None:
-        if self._breach is None:
-            self.sample()
-        return self._breach
-
-    # -- processes
-
-    def pids(self) -> list[int]:
-        return self._members()
-
     def _members(self) -> list[int]:
-        return sorted({pid for path in self.paths.values() for pid in cgroupfs.live_procs(path)})
-
-    def signal(self, signum: int) -> None:
-        cgroupfs.signal_frozen(self._freezer, self._members, signum)
+        return sorted(
+            {pid for path in self.by_controller.values() for pid in cgroupfs.live_procs(path)}
+        )
 
     def kill(self) -> None:
-        if TRACKING_KEY in self.paths:
-            cgroupfs.kill_v2(self.paths[TRACKING_KEY])  # Linux >= 5.14; the freezer loop follows
+        if TRACKING_KEY in self.by_controller:
+            cgroupfs.kill_v2(
+                self.by_controller[TRACKING_KEY]
+            )  # Linux >= 5.14; the freezer loop follows
         cgroupfs.freeze_kill(self._freezer, self._members)
 
     def is_empty(self) -> bool:
-        tracking = self.paths.get(TRACKING_KEY)
+        tracking = self.by_controller.get(TRACKING_KEY)
         if tracking is not None and cgroupfs.read_keyed(tracking / "cgroup.events").get(
             "populated"
         ):
             return False
-        return not any(cgroupfs.procs(path) for path in self.paths.values())
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "backend": NAME,
-            "job_id": self.job_id,
-            "paths": [str(path) for path in self.paths.values()],
-        }
-
-    def close(self) -> None:
-        self._update_usage()
-        for path in self.paths.values():
-            cgroupfs.remove_group(path)
-
-    def detach(self) -> None:
-        self._update_usage()
-        cgroupfs.mark_kept(self.paths.values())
-
-
-def _max(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else max(a, b)
+        return not any(cgroupfs.procs(path) for path in self.by_controller.values())
 
 
 class Cgroup1Backend:

@@ -37,8 +37,9 @@ from typing import Any, ClassVar
 
 from cgseq.backends import cgroupfs
 from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability
+from cgseq.backends.kernelgroup import KernelGroup, larger
 from cgseq.errors import BackendUnavailable
-from cgseq.model import Breach, JobSpec, Limits, TerminationReason, Usage
+from cgseq.model import Breach, JobSpec, Limits, TerminationReason
 from cgseq.units import format_size
 
 NAME = "cgroup2"
@@ -71,16 +72,14 @@ class Location:
     move_self: bool = False  # unprepared delegation: move cgseq into base/SUPERVISOR_LEAF
 
 
-class Cgroup2Group:
+class Cgroup2Group(KernelGroup):
     """One job's cgroup v2 group: limits, verdict, peaks, kill and removal."""
 
+    backend = NAME
+
     def __init__(self, job_id: str, limits: Limits, path: Path) -> None:
-        self.job_id = job_id
-        self.limits = limits
+        super().__init__(job_id, limits, cgroupfs.Freezer.for_group(path))
         self.path = path
-        self._breach: Breach | None = None
-        self._usage = Usage()
-        self._freezer = cgroupfs.Freezer.for_group(path)
         sampled = not (path / "memory.peak").exists() or not (path / "pids.peak").exists()
         self.poll_interval: float | None = (
             POLL_INTERVAL if sampled or limits.pids is not None else None
@@ -111,17 +110,6 @@ class Cgroup2Group:
             how[PIDS] = "kernel: pids.max"
         return how
 
-    def sample(self) -> Breach | None:
-        self._update_usage()
-        found = self._verdict()
-        if found is not None and self._breach is None:
-            self._breach = found  # the first reason recorded wins
-        return found
-
-    def usage(self) -> Usage:
-        self._update_usage()
-        return Usage(self._usage.peak_memory, self._usage.peak_pids, self._usage.memory_now)
-
     def _update_usage(self) -> None:
         now = cgroupfs.read_int(self.path / "memory.current")
         peak = cgroupfs.read_int(self.path / "memory.peak")  # Linux >= 5.19
@@ -131,8 +119,8 @@ class Cgroup2Group:
         usage = self._usage
         if now is not None:
             usage.memory_now = now
-        usage.peak_memory = _max(usage.peak_memory, _max(peak, now))
-        usage.peak_pids = _max(usage.peak_pids, tasks)
+        usage.peak_memory = larger(usage.peak_memory, larger(peak, now))
+        usage.peak_pids = larger(usage.peak_pids, tasks)
 
     def _verdict(self) -> Breach | None:
         events = cgroupfs.read_keyed(self.path / "memory.events")
@@ -148,19 +136,11 @@ class Cgroup2Group:
             return Breach(TerminationReason.PIDS, detail)
         return None
 
-    def termination(self) -> Breach | None:
-        if self._breach is None:
-            self.sample()
-        return self._breach
-
-    def pids(self) -> list[int]:
-        return cgroupfs.live_procs(self.path)
+    def paths(self) -> list[Path]:
+        return [self.path]
 
     def _members(self) -> list[int]:
         return cgroupfs.live_procs(self.path)
-
-    def signal(self, signum: int) -> None:
-        cgroupfs.signal_frozen(self._freezer, self._members, signum)
 
     def kill(self) -> None:
         if not cgroupfs.kill_v2(self.path):  # cgroup.kill: Linux >= 5.14
@@ -169,21 +149,6 @@ class Cgroup2Group:
     def is_empty(self) -> bool:
         events = cgroupfs.read_keyed(self.path / "cgroup.events")
         return events.get("populated", 0) == 0
-
-    def record(self) -> dict[str, Any]:
-        return {"backend": NAME, "job_id": self.job_id, "paths": [str(self.path)]}
-
-    def close(self) -> None:
-        self._update_usage()
-        cgroupfs.remove_group(self.path)
-
-    def detach(self) -> None:
-        self._update_usage()
-        cgroupfs.mark_kept([self.path])
-
-
-def _max(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else max(a, b)
 
 
 class Cgroup2Backend:
