@@ -7,15 +7,17 @@ before the turn is held.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cgseq import jobids, nesting, turns
-from cgseq.errors import BackendUnavailable
+from cgseq.errors import BackendUnavailable, Interrupted
 from cgseq.model import JobSpec, TerminationReason, Usage
 from cgseq.project import Slot, slot_for
 from cgseq.statedir import state_dir
@@ -57,11 +59,27 @@ def run(spec: JobSpec, context: RunContext | None = None) -> JobResult:
     job = _Job(spec, slot, turn, cwd, context)
     try:
         ready = functools.partial(job.prepare, before_turn=True)
-        queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait, on_next=ready)
+        with _interruptible():
+            queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait, on_next=ready)
         return _hold(job, turn, queue_wait)
     finally:
         job.discard()
         turn.release()
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM/SIGHUP while waiting unwind like ^C does, so a prepared job is cleaned up."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _ticket_info(spec: JobSpec, cwd: str) -> dict[str, Any]:

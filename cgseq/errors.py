@@ -51,6 +51,16 @@ class BackendUnavailable(CgseqError):
         self.reason = message
 
 
+class Interrupted(CgseqError):
+    """cgseq got SIGTERM or SIGHUP while waiting for its turn (exit 128+N); nothing ran."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(
+            f"interrupted by signal {signum} while waiting for a turn; the job did not run"
+        )
+        self.exit_code = EXIT_SIGNAL_BASE + signum
+
+
 class SpawnError(CgseqError):
     """The command could not be started (126 not executable, 127 not found)."""
 

@@ -47,6 +47,9 @@ def supervisor_alive(job_id: str) -> bool:
         return True
 
 
+_PF_EXITING = 0x4  # include/linux/sched.h; set before a dying task closes its files
+
+
 def _alive_linux(pid: int, started: float) -> bool:
     """/proc instead of psutil (12 ms of import on the hand-off path)."""
     try:
@@ -56,6 +59,8 @@ def _alive_linux(pid: int, started: float) -> bool:
     except OSError:
         return True  # cannot tell: never touch it
     if fields[0] in ("Z", "X"):  # a zombie has exited; only its parent has not reaped it
+        return False
+    if int(fields[6]) & _PF_EXITING:  # dying: its locks are already gone, it is not coming back
         return False
     created = _boot_time() + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
     return created <= started + 1.0  # created after the job started: a reused pid

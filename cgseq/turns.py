@@ -274,13 +274,17 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
+_HELD_BACK = {signal.SIGALRM, signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
 def _uninterrupted(step: Callable[[], None]) -> None:
-    """Run ``step`` with the wait-timeout alarm held back until it is done."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    """Run ``step`` with the wait-timeout alarm and stop signals held back until it is done:
+    they then unwind a consistent state (a prepared job is cleaned up, never half-made)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_BACK)
     try:
         step()
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager

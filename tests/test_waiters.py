@@ -57,7 +57,11 @@ def test_waiters_import_nothing_heavy_before_their_turn(tmp_path: Path) -> None:
     finally:
         holder.send_signal(signal.SIGTERM)
         holder.wait(20)
+    assert head.returncode == behind.returncode == 128 + signal.SIGTERM
+    leftover = [g for g in Path("/sys/fs/cgroup").glob(f"*/cgseq/{head.pid}-*")]
+    assert leftover == [], "the head waiter's prepared group outlived it"
     for name, stderr in outputs.items():
         assert "waiting for turn" in stderr, stderr[-500:]
+        assert "interrupted by signal 15 while waiting" in stderr
         heavy = imported(stderr) & set(FORBIDDEN)
         assert not heavy, f"the {name} waiter imported {heavy} before its turn"
