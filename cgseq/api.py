@@ -1,8 +1,9 @@
 """``cgseq.run(spec)``: the whole pipeline of one job, as a library call.
 
-settings → slot → (nested? run inline) → queue up → wait for the turn → clean up after a
-dead holder → select backend → supervise each attempt → result. Nothing heavy is imported
-before the turn is held.
+slot → (nested? run inline) → queue up → wait; once next in line, prepare (backend, group,
+held first process) → the turn → clean up after a dead holder → release the job and
+supervise each attempt → hand the turn on → result. A waiter further back imports nothing
+heavy; the one next in line never imports pystemd or structlog before its turn.
 """
 
 from __future__ import annotations
