@@ -20,7 +20,6 @@ class TerminationReason(enum.Enum):
     INTERRUPTED = "interrupted"  # cgseq got SIGINT/SIGTERM/SIGHUP and passed it on
     NOT_FOUND = "not-found"  # command not found (127)
     NOT_EXECUTABLE = "not-executable"  # command not executable (126)
-    FAILED = "cgseq-failure"  # cgseq itself failed (125)
 
 
 class Limits(NamedTuple):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import time
 
 import psutil
@@ -58,22 +57,25 @@ def signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def carrying_job_id(job_id: str, not_before: float) -> list[psutil.Process]:
-    """Our user's processes started by job ``job_id``: its id in their environment.
+def left_by_job(job_id: str, pgid: int | None, not_before: float) -> list[psutil.Process]:
+    """Processes a dead job left: in its process group, or ours with its id in their env.
 
-    Only processes created after the job started qualify, so a reused pid is never hit
-    (with slack: psutil's create times derive from a boot time rounded to whole seconds).
+    One pass over the process table. Only processes created after the job started qualify,
+    so a reused pid is never hit (with slack: psutil's create times derive from a boot time
+    rounded to whole seconds).
     """
     found = []
-    uid = os.getuid()
+    uid, me = os.getuid(), os.getpid()
     not_before -= CREATE_TIME_SLACK
     for process in psutil.process_iter(["uids", "create_time"]):
         try:
-            if process.info["uids"].real != uid or process.info["create_time"] < not_before:
+            if process.info["create_time"] < not_before or process.pid == me:
                 continue
-            if process.pid != os.getpid() and process.environ().get(JOB_ENV) == job_id:
+            if (pgid is not None and os.getpgid(process.pid) == pgid) or (
+                process.info["uids"].real == uid and process.environ().get(JOB_ENV) == job_id
+            ):
                 found.append(process)
-        except (psutil.Error, TypeError, AttributeError):
+        except (psutil.Error, OSError, TypeError, AttributeError):
             continue
     return found
 
@@ -94,7 +96,3 @@ def kill_until_gone(collect: object, pgid: int | None, deadline: float = 10.0) -
             return
         signal_all(left, signal.SIGKILL)
         time.sleep(0.01)
-
-
-def subreaper_supported() -> bool:
-    return sys.platform.startswith("linux")

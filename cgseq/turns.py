@@ -134,6 +134,17 @@ class Turn:
         return place, len(waiting)
 
 
+def slot_taken(directory: Path) -> bool:
+    """Does someone hold the slot's lock (a holder, maybe one not recorded yet)?"""
+    import fasteners
+
+    lock = fasteners.InterProcessLock(str(directory / "slot.lock"))
+    if not lock.acquire(blocking=False):
+        return True
+    lock.release()
+    return False
+
+
 def warm_up() -> None:
     """Import what taking the slot needs, ahead of time (the waiter next in line)."""
     import fasteners  # noqa: F401

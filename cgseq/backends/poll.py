@@ -7,7 +7,6 @@ it allocates in one interval; the kernel backends have no such window.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Mapping
@@ -46,31 +45,13 @@ class PollBackend:
         job_id, started = str(record.get("job_id", "")), float(record.get("started", 0))
         if not job_id or not started:
             return []
-        found = proctree.carrying_job_id(job_id, started)
         pgid = record.get("pgid")
-        if isinstance(pgid, int):
-            found += [p for p in _group_members(pgid, started) if p not in found]
+        found = proctree.left_by_job(job_id, pgid if isinstance(pgid, int) else None, started)
         if not found:
             return []
         line = f"killed {proctree.describe(found)} left by dead job {job_id}"
         proctree.kill_until_gone(lambda: [p for p in found if p.is_running()], None)
         return [line]
-
-
-def _group_members(pgid: int, not_before: float) -> list[Any]:
-    import psutil
-
-    from cgseq.proctree import CREATE_TIME_SLACK
-
-    members = []
-    not_before -= CREATE_TIME_SLACK
-    for process in psutil.process_iter(["create_time"]):
-        try:
-            if process.info["create_time"] >= not_before and os.getpgid(process.pid) == pgid:
-                members.append(process)
-        except (psutil.Error, OSError):
-            continue
-    return members
 
 
 def _linux() -> bool:

@@ -94,22 +94,12 @@ def _clean() -> list[str]:
     """Reap jobs of dead holders in every slot, then orphaned kernel groups."""
     from cgseq import recovery
     from cgseq.statedir import state_dir
-    from cgseq.turns import read_json
+    from cgseq.turns import read_json, slot_taken
 
     lines: list[str] = []
     for slot in sorted((state_dir() / "slots").glob("*")):
         holder = read_json(slot / "holder.json")
-        if holder and _slot_free(slot):
+        if holder and not slot_taken(slot):
             lines += recovery.reap_record(holder)
             (slot / "holder.json").unlink(missing_ok=True)
     return lines + recovery.orphan_groups()
-
-
-def _slot_free(slot: Any) -> bool:
-    import fasteners
-
-    lock = fasteners.InterProcessLock(str(slot / "slot.lock"))
-    if not lock.acquire(blocking=False):
-        return False
-    lock.release()
-    return True

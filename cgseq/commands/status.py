@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cgseq.statedir import state_dir
-from cgseq.turns import live_tickets, read_json
+from cgseq.turns import live_tickets, read_json, slot_taken
 from cgseq.units import format_duration, format_size
 
 
@@ -33,20 +33,9 @@ def _slot(path: Path) -> dict[str, Any]:
     running = None
     if queue and holder and holder.get("pid") == queue[0].get("pid"):
         running = holder
-    waiting = queue[1:] if running or (queue and _holds(path)) else queue
+    waiting = queue[1:] if running or (queue and slot_taken(path)) else queue
     label = (running or (queue[0] if queue else {})).get("cwd", path.name)
     return {"slot": path.name, "where": label, "running": running, "waiting": waiting}
-
-
-def _holds(path: Path) -> bool:
-    """Someone has the slot lock (a holder that has not written its record yet)."""
-    import fasteners
-
-    lock = fasteners.InterProcessLock(str(path / "slot.lock"))
-    if lock.acquire(blocking=False):
-        lock.release()
-        return False
-    return True
 
 
 def _print_slot(slot: dict[str, Any]) -> None:
