@@ -158,13 +158,7 @@ class Cgroup1Backend:
         problem = _problem(mounts)
         if problem is not None:
             raise BackendUnavailable(NAME, problem[0], hint=problem[1])
-        group = Cgroup1Group(job_id, spec.limits, _create_groups(mounts, job_id))
-        try:
-            group.apply_limits()
-        except BaseException:
-            group.close()
-            raise
-        return group
+        return Cgroup1Group(job_id, spec.limits, _create_groups(mounts, job_id)).with_limits()
 
     def reap(self, record: Mapping[str, Any]) -> list[str]:
         return cgroupfs.reap_record(NAME, dict(record))

@@ -170,13 +170,7 @@ class Cgroup2Backend:
             raise BackendUnavailable(NAME, found[0], hint=found[1])
         parent = _prepare_parent(found)
         cgroupfs.make_group(NAME, parent / job_id)
-        group = Cgroup2Group(job_id, spec.limits, parent / job_id)
-        try:
-            group.apply_limits()
-        except BaseException:
-            group.close()
-            raise
-        return group
+        return Cgroup2Group(job_id, spec.limits, parent / job_id).with_limits()
 
     def reap(self, record: Mapping[str, Any]) -> list[str]:
         return cgroupfs.reap_record(NAME, dict(record))

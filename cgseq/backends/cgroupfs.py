@@ -135,15 +135,7 @@ def write(path: Path, value: str) -> None:
 def set_limit(backend: str, path: Path, value: int | None) -> None:
     """Write a limit and read it back; a limit that did not take raises BackendUnavailable."""
     wanted = "max" if value is None else str(value)
-    try:
-        write(path, wanted)
-        got = read(path)
-    except OSError as exc:
-        raise BackendUnavailable(
-            backend,
-            f"cannot set {path.name} to {wanted} in {path.parent}: {exc.strerror}",
-            hint="run as root or in a cgroup subtree delegated to this user",
-        ) from exc
+    got = _write_read_back(backend, path, wanted, f"set {path.name} to {wanted} in {path.parent}")
     if not _limit_matches(value, got):
         raise BackendUnavailable(
             backend, f"{path} reads back {got} after writing {wanted}: the limit is not in force"
@@ -152,18 +144,23 @@ def set_limit(backend: str, path: Path, value: int | None) -> None:
 
 def set_exact(backend: str, path: Path, value: str) -> None:
     """Write a setting (``memory.oom.group``, ``cgroup.subtree_control``) and verify it."""
-    try:
-        write(path, value)
-        got = read(path)
-    except OSError as exc:
-        raise BackendUnavailable(
-            backend,
-            f"cannot write {value!r} to {path}: {exc.strerror}",
-            hint="run as root or in a cgroup subtree delegated to this user",
-        ) from exc
+    got = _write_read_back(backend, path, value, f"write {value!r} to {path}")
     wanted = {word.lstrip("+") for word in value.split()}
     if not wanted <= set(got.split()):
         raise BackendUnavailable(backend, f"{path} reads back {got!r} after writing {value!r}")
+
+
+def _write_read_back(backend: str, path: Path, value: str, action: str) -> str:
+    """Write ``value`` and return what the file says now; no access is BackendUnavailable."""
+    try:
+        write(path, value)
+        return read(path)
+    except OSError as exc:
+        raise BackendUnavailable(
+            backend,
+            f"cannot {action}: {exc.strerror}",
+            hint="run as root or in a cgroup subtree delegated to this user",
+        ) from exc
 
 
 def _limit_matches(wanted: int | None, got: str) -> bool:

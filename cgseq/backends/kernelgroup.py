@@ -8,7 +8,7 @@ kernel's reason to end the job, read from its event files).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from cgseq.backends import cgroupfs
 from cgseq.model import Breach, Limits, Usage
@@ -35,6 +35,18 @@ class KernelGroup:
 
     def _verdict(self) -> Breach | None:
         raise NotImplementedError
+
+    def apply_limits(self) -> None:
+        raise NotImplementedError
+
+    def with_limits(self) -> Self:
+        """Apply the limits to the new, empty group; remove it again if one does not take."""
+        try:
+            self.apply_limits()
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def sample(self) -> Breach | None:
         self._update_usage()
