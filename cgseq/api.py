@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cgseq import jobids, nesting, turns
-from cgseq.errors import BackendUnavailable, Interrupted
+from cgseq.errors import BackendUnavailable, CgseqError, Interrupted
 from cgseq.model import JobSpec, TerminationReason, Usage
 from cgseq.project import Slot, slot_for
 from cgseq.statedir import state_dir
@@ -52,9 +52,9 @@ def run(spec: JobSpec, context: RunContext | None = None) -> JobResult:
     cwd = spec.cwd or os.getcwd()
     slot = slot_for(cwd, spec.lock)
     slot_dir = state_dir() / "slots" / slot.key
-    enclosing = nesting.inherited_turn(slot.key, slot_dir)
+    enclosing = nesting.enclosing_job(slot_dir)
     if enclosing is not None:
-        return _run_inline(spec, slot, cwd, context)
+        return _run_inline(spec, slot, cwd, context, enclosing)
     _check_named_backend(spec.backend)
     turn = turns.queue_up(slot_dir, _ticket_info(spec, cwd), context.asked)
     job = _Job(spec, slot, turn, cwd, context)
@@ -70,12 +70,18 @@ def run(spec: JobSpec, context: RunContext | None = None) -> JobResult:
 
 @contextlib.contextmanager
 def _interruptible() -> Iterator[None]:
-    """SIGTERM/SIGHUP while waiting unwind like ^C does, so a prepared job is cleaned up."""
+    """SIGTERM/SIGHUP while waiting unwind like ^C does, so a prepared job is cleaned up.
+
+    One ignored when cgseq started (nohup, ``trap '' TERM``) stays ignored, as SIGINT does
+    (Python leaves an ignored SIGINT ignored) and as it is while the job runs.
+    """
+    from cgseq.supervise.signals import stop_signals
 
     def stop(signum: int, frame: object) -> None:
         raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    unwinding = [s for s in stop_signals() if s != signal.SIGINT]  # ^C: KeyboardInterrupt
+    previous = {s: signal.signal(s, stop) for s in unwinding}
     try:
         yield
     finally:
@@ -104,17 +110,42 @@ def _hold(job: _Job, turn: turns.Turn, queue_wait: float) -> JobResult:
     result = job.run_attempts()
     result.queue_wait = queue_wait
     if job.spec.record:
-        recovery.record_history(turn.directory.parent.parent, result)
+        try:
+            recovery.record_history(turn.directory.parent.parent, result)
+        except CgseqError as exc:  # the job ran: its exit code stands, the history is extra
+            job.context.notice(f"warning: job not recorded in the history: {exc}")
     return result
 
 
-def _run_inline(spec: JobSpec, slot: Slot, cwd: str, context: RunContext) -> JobResult:
+def _run_inline(
+    spec: JobSpec, slot: Slot, cwd: str, context: RunContext, enclosing: nesting.Enclosing
+) -> JobResult:
     """A nested run: same turn, same enclosing limits; only its own timeout and limits apply."""
     from cgseq.backends.poll import PollBackend
 
     job = _Job(spec, slot, None, cwd, context)
     job.candidates = [(PollBackend(), PollBackend().probe())]
-    return job.run_attempts()
+    ignored = _ignored_backend(spec.backend, enclosing)
+    if ignored:
+        context.notice(f"warning: {ignored}")
+    result = job.run_attempts()
+    result.warnings[:0] = [ignored] if ignored else []
+    return result
+
+
+def _ignored_backend(named: str, enclosing: nesting.Enclosing) -> str | None:
+    """A named backend a nested run cannot use: it runs inside the enclosing job's group.
+
+    A warning, not a refusal: the enclosing job's limits still hold, and a script that names
+    a backend should still work when it is run under cgseq.
+    """
+    if named == "auto" or named == enclosing.backend:
+        return None
+    return (
+        f"--backend {named} not used: this run is nested in job {enclosing.job_id} "
+        f"(backend {enclosing.backend}) and shares its turn and limits; "
+        "its own limits are sampled by poll"
+    )
 
 
 class _Job:
@@ -124,12 +155,17 @@ class _Job:
         self, spec: JobSpec, slot: Slot, turn: turns.Turn | None, cwd: str, context: RunContext
     ) -> None:
         self.spec, self.slot, self.turn, self.cwd, self.context = spec, slot, turn, cwd, context
-        self.job_id = jobids.new_job_id()
         self.started = time.monotonic()
         self.candidates: list[Any] | None = None
         self.tty: int | None = None
         self.prepared: tuple[Any, Any, Any] | None = None  # backend, group, held supervisor
         self.warnings: list[str] = []
+
+    @functools.cached_property
+    def job_id(self) -> str:
+        # made when first used (prepare, by the head waiter): where there is no /proc it
+        # costs psutil's import, which a waiter further back must not pay
+        return jobids.new_job_id()
 
     def prepare(self, before_turn: bool = False) -> None:
         """Imports, backend choice, group and held first process, ahead of the turn.
@@ -164,18 +200,13 @@ class _Job:
 
     def run_attempts(self) -> JobResult:
         from cgseq.supervise.signals import SignalPipe
-        from cgseq.supervise.spawn import reclaim_terminal
 
         self.prepare()
         with SignalPipe().installed() as signals:
             attempts, result = 0, None
             while attempts <= self.spec.retry:
                 attempts += 1
-                try:
-                    result = self._attempt(signals, attempts)
-                finally:
-                    if self.tty is not None:
-                        reclaim_terminal(self.tty)
+                result = self._attempt(signals, attempts)  # the supervisor reclaims the tty
                 if not _should_retry(result):
                     break
         assert result is not None
@@ -209,6 +240,7 @@ class _Job:
             hooks = Hooks(
                 started=functools.partial(self._started, backend=backend, group=group),
                 tick=self._tick,
+                warn=self._warn,
             )
             supervisor = Supervisor(self.spec, group, self._env(), self.tty, hooks)
             try:
@@ -249,6 +281,10 @@ class _Job:
         }
         self.turn.write_holder(self._holder)
 
+    def _warn(self, line: str) -> None:
+        self.warnings.append(line)
+        self.context.notice(f"warning: {line}")
+
     def _tick(self, usage: Usage) -> None:
         if self.turn is not None and getattr(self, "_holder", None):
             self._holder.update(
@@ -275,6 +311,7 @@ class _Job:
             peak_memory=attempt.usage.peak_memory,
             peak_pids=attempt.usage.peak_pids,
             leftovers_killed=attempt.leftovers,
+            shm_files=list(attempt.usage.shm_files),
             warnings=list(self.warnings),
             job_id=self.job_id,
         )

@@ -1,12 +1,14 @@
 """Settings: each option declared once, with its flag, env var and config key.
 
 Precedence: default < ``[tool.cgseq]`` in the project's pyproject.toml < ``CGSEQ_*`` env
-< command-line flag. Every value remembers where it came from.
+< command-line flag. Every value remembers where it came from. A value is honoured or
+refused (exit 2, naming the option and where it came from), never silently dropped.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -16,20 +18,43 @@ from cgseq.errors import UsageError
 
 Parser = Callable[[str, str], Any]
 
+MIN_MEMORY = 1 << 20  # /bin/true runs in 256K, sh in 512K: less is a forgotten unit (1.5 bytes)
+MAX_PIDS = 1 << 22  # PID_MAX_LIMIT on 64-bit: the pids controller refuses more (ERANGE)
+MAX_RETRY = 1000  # each retry holds the project's turn: more is a loop, not a retry
+MIN_POLL_INTERVAL = 0.01  # sampling every 1e-7 s burned 63% of a core
+MAX_LOCK = 128  # characters: a label, and room for its slot name below NAME_MAX (255 bytes)
 
-def _choice(*allowed: str) -> Parser:
-    def parse(text: str, what: str) -> str:
-        if text not in allowed:
-            raise UsageError(f"invalid {what} {text!r}: expected one of {', '.join(allowed)}")
-        return text
+
+def _size(minimum: int) -> Parser:
+    def parse(text: str, what: str) -> int | None:
+        return units.parse_size(text, what, minimum=minimum)
 
     return parse
 
 
-def _retries(text: str, what: str) -> int:
-    if not text.strip().isdigit():
-        raise UsageError(f"invalid {what} {text!r}: expected a whole number (0 or more)")
-    return int(text)
+def _duration(minimum: float, unlimited: bool = True) -> Parser:
+    def parse(text: str, what: str) -> float | None:
+        return units.parse_duration(text, what, minimum=minimum, unlimited=unlimited)
+
+    return parse
+
+
+def _count(minimum: int, maximum: int, unlimited: bool) -> Parser:
+    def parse(text: str, what: str) -> int | None:
+        return units.parse_count(text, what, minimum=minimum, maximum=maximum, unlimited=unlimited)
+
+    return parse
+
+
+def _choice(*allowed: str) -> Parser:
+    def parse(text: str, what: str) -> str:
+        if text not in allowed:
+            raise UsageError(
+                f"invalid {what} {units.shown(text)}: expected one of {', '.join(allowed)}"
+            )
+        return text
+
+    return parse
 
 
 def _flag(text: str, what: str) -> bool:
@@ -38,11 +63,28 @@ def _flag(text: str, what: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise UsageError(f"invalid {what} {text!r}: expected true or false")
+    raise UsageError(f"invalid {what} {units.shown(text)}: expected true or false")
 
 
-def _text(text: str, what: str) -> str | None:
-    return text or None
+def _lock(text: str, what: str) -> str:
+    """A lock names a slot: some printable text, not an empty or invisible one."""
+    if not text.strip():
+        raise UsageError(f"invalid {what} {text!r}: a lock name must not be empty")
+    if len(text) > MAX_LOCK:
+        raise UsageError(
+            f"invalid {what} {units.shown(text)}: must be at most {MAX_LOCK} characters"
+        )
+    if not text.isprintable():  # NUL, newline, tab, undecodable bytes (surrogates), ...
+        raise UsageError(
+            f"invalid {what} {text!r}: a lock name must be printable (no control characters)"
+        )
+    return text
+
+
+# what a [tool.cgseq] key may hold in TOML, besides the string forms every option takes
+_NUMBERS: Mapping[type, str] = {int: "an integer"}
+_SECONDS: Mapping[type, str] = {int: "an integer", float: "a float"}
+_BOOLEAN: Mapping[type, str] = {bool: "a boolean"}
 
 
 class Option(NamedTuple):
@@ -50,6 +92,7 @@ class Option(NamedTuple):
     parse: Parser
     default: Any
     help: str
+    toml: Mapping[type, str] = {}  # TOML types taken besides strings, and how to name them
 
     @property
     def flag(self) -> str:
@@ -63,25 +106,65 @@ class Option(NamedTuple):
 BACKENDS = ("auto", "systemd", "cgroup2", "cgroup1", "poll")
 
 OPTIONS: tuple[Option, ...] = (
-    Option("memory", units.parse_size, None, "memory limit of the whole job (512M, 2G, 1.5GiB)"),
     Option(
-        "swap", units.parse_size, 0, "swap the job may use on top of --memory (kernel backends)"
+        "memory",
+        _size(MIN_MEMORY),
+        None,
+        "memory limit of the whole job (512M, 2G, 1.5GiB; at least 1M)",
+        _NUMBERS,
     ),
-    Option("pids", units.parse_count, None, "maximum number of processes in the job"),
-    Option("timeout", units.parse_duration, None, "wall-time limit (90s, 10m, 1h)"),
-    Option("kill_grace", units.parse_duration, 5.0, "time between SIGTERM and SIGKILL"),
+    Option(
+        "swap",
+        _size(0),
+        0,
+        "swap the job may use on top of --memory (kernel backends)",
+        _NUMBERS,
+    ),
+    Option(
+        "pids",
+        _count(1, MAX_PIDS, unlimited=True),
+        None,
+        "maximum number of processes in the job",
+        _NUMBERS,
+    ),
+    Option("timeout", _duration(0.001), None, "wall-time limit (90s, 10m, 1h)", _SECONDS),
+    Option(
+        "kill_grace",
+        _duration(0.0, unlimited=False),
+        5.0,
+        "time between SIGTERM and SIGKILL",
+        _SECONDS,
+    ),
     Option("backend", _choice(*BACKENDS), "auto", "how limits are enforced"),
-    Option("lock", _text, None, "queue on a named slot instead of the project's"),
-    Option("wait_timeout", units.parse_duration, None, "give up waiting for a turn after this"),
+    Option("lock", _lock, None, "queue on a named slot instead of the project's"),
+    Option(
+        "wait_timeout",
+        _duration(0.001),
+        None,
+        "give up waiting for a turn after this",
+        _SECONDS,
+    ),
     Option(
         "leftovers",
         _choice("kill", "wait", "keep"),
         "kill",
         "what to do with processes left when the command exits",
     ),
-    Option("retry", _retries, 0, "re-run a failed job up to N more times in the same turn"),
-    Option("poll_interval", units.parse_duration, 0.1, "sampling interval of the poll backend"),
-    Option("record", _flag, True, "keep history and the event log in the state dir"),
+    Option(
+        "retry",
+        _count(0, MAX_RETRY, unlimited=False),
+        0,
+        "re-run a failed job up to N more times in the same turn",
+        _NUMBERS,
+    ),
+    Option(
+        "poll_interval",
+        _duration(MIN_POLL_INTERVAL, unlimited=False),
+        0.1,
+        "sampling interval of the poll backend (at least 10ms)",
+        _SECONDS,
+    ),
+    Option("record", _flag, True, "keep history and the event log in the state dir", _BOOLEAN),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -97,46 +180,131 @@ class Setting(NamedTuple):
 
 def resolve(project: str, cli: Mapping[str, str | None]) -> dict[str, Setting]:
     """Every option's effective value and where it came from."""
-    layers = (
-        (_pyproject_values(project), "{file} [tool.cgseq]"),
-        ({o.name: os.environ[o.env] for o in OPTIONS if os.environ.get(o.env)}, "env {env}"),
-        ({k: v for k, v in cli.items() if v is not None}, "{flag}"),
-    )
     settings = {o.name: Setting(o.name, o.default, "default") for o in OPTIONS}
-    pyproject = str(Path(project) / "pyproject.toml")
-    for values, template in layers:
-        for name, raw in values.items():
-            option = BY_NAME[name]
-            source = template.format(file=pyproject, env=option.env, flag=option.flag)
-            settings[name] = Setting(name, _parse(option, raw, source), source)
+    settings.update(_from_pyproject(Path(project) / "pyproject.toml"))
+    # an empty variable counts as unset, as shells and most tools treat it
+    env = {o.name: os.environ[o.env] for o in OPTIONS if os.environ.get(o.env)}
+    settings.update(_from_text(env, "env {env}"))
+    settings.update(_from_text(cli, "{flag}"))
     return settings
 
 
-def _parse(option: Option, raw: object, source: str) -> Any:
-    text = str(raw).lower() if isinstance(raw, bool) else str(raw)
+def _from_pyproject(path: Path) -> dict[str, Setting]:
+    source, found = f"{path} [tool.cgseq]", {}
+    for name, raw in _pyproject_values(path).items():
+        text = _toml_text(BY_NAME[name], raw, source)
+        found[name] = Setting(name, _parse(BY_NAME[name], text, source, what=name), source)
+    return found
+
+
+def _from_text(values: Mapping[str, str | None], template: str) -> dict[str, Setting]:
+    found = {}
+    for name, text in values.items():
+        if text is not None:
+            option = BY_NAME[name]
+            source = template.format(env=option.env, flag=option.flag)
+            found[name] = Setting(name, _parse(option, text, source), source)
+    return found
+
+
+def _parse(option: Option, text: str, source: str, what: str | None = None) -> Any:
     try:
-        return option.parse(text, option.name.replace("_", "-"))
+        return option.parse(text, what or option.name.replace("_", "-"))
     except UsageError as exc:
         raise UsageError(f"{exc.message} (from {source})") from None
 
 
-def _pyproject_values(project: str) -> dict[str, object]:
-    path = Path(project) / "pyproject.toml"
-    try:
-        content = path.read_bytes()
-    except OSError:
+def _pyproject_values(path: Path) -> dict[str, object]:
+    """``[tool.cgseq]`` however the TOML spells it (``[tool.cgseq ]``, dotted keys, ...)."""
+    content = _read(path)
+    if not content.strip():  # none, or blank: no settings, and no tomllib import (~5 ms)
         return {}
-    if b"[tool.cgseq]" not in content:  # skip the tomllib import on the hot path
-        return {}
-    import tomllib
-
-    try:
-        table = tomllib.loads(content.decode()).get("tool", {}).get("cgseq", {})
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
+    table = _cgseq_table(_toml(content, path), path)
     unknown = sorted(set(table) - set(BY_NAME))
     if unknown:
         raise UsageError(
             f"{path} [tool.cgseq]: unknown key {unknown[0]!r}; known keys: {', '.join(BY_NAME)}"
         )
     return dict(table)
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes, b"" when there is none; one that cannot be read is exit 2."""
+    try:  # O_NONBLOCK: a FIFO named pyproject.toml must not hang every run
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # a device would never end, a directory holds no TOML
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise UsageError(f"cannot read {path}: it is {kind}")
+        return _read_all(fd)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _toml(content: bytes, path: Path) -> dict[str, Any]:
+    import tomllib  # only for a file with content: ~5 ms of imports (datetime, string)
+
+    try:
+        return tomllib.loads(content.decode())
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"cannot read {path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"invalid TOML in {path}: {exc}") from None
+
+
+def _cgseq_table(document: dict[str, Any], path: Path) -> dict[str, Any]:
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise UsageError(f"{path}: 'tool' is {_kind(tool)}, not a table like [tool.cgseq]")
+    table = tool.get("cgseq", {})
+    if not isinstance(table, dict):
+        raise UsageError(
+            f"{path}: tool.cgseq is {_kind(table)}, not a table: "
+            "put cgseq's settings under one [tool.cgseq] header"
+        )
+    return table
+
+
+def _toml_text(option: Option, raw: object, source: str) -> str:
+    """A TOML value as the text the option's parser takes; a wrong type is exit 2."""
+    if isinstance(raw, str):
+        return raw
+    if type(raw) not in option.toml:  # exact type: a boolean is no integer here
+        *others, last = ("a string", *option.toml.values())
+        allowed = f"{', '.join(others)} or {last}" if others else last
+        shown = str(raw).lower() if isinstance(raw, bool) else str(raw)
+        raise UsageError(
+            f"invalid {option.name} {units.shown(shown)}: must be {allowed}, "
+            f"not {_kind(raw)} (from {source})"
+        )
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, float):  # the parsers take no exponent: 1e-07 -> 0.0000001; inf, nan
+        fixed = f"{raw:.15f}"
+        return fixed.rstrip("0").rstrip(".") if "." in fixed else fixed
+    return str(raw)
+
+
+def _kind(value: object) -> str:
+    """A TOML value's type, in TOML's words."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "an array of tables"
+    kinds = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
+    kinds.update({list: "an array", dict: "a table"})
+    return kinds.get(type(value), "a date or time")

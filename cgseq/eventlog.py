@@ -4,20 +4,29 @@ unless ``--verbose``). Imported only after the job, so a queued waiter never pay
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 LOG_NAME = "events.log"
 LOG_MAX_BYTES = 4 << 20
 
 
 def log_event(state: Path, event: str, *, verbose: bool = False, **fields: Any) -> None:
+    try:
+        _append(state / LOG_NAME, event, fields)
+    finally:  # --verbose still shows the event when the log cannot take it
+        if verbose:
+            _echo(event, fields)
+
+
+def _append(path: Path, event: str, fields: dict[str, Any]) -> None:
     import structlog
 
-    path = state / LOG_NAME
     _rotate(path)
-    with path.open("a") as handle:
+    with _open_append(path) as handle:
         logger = structlog.wrap_logger(
             structlog.WriteLogger(handle),
             processors=[
@@ -26,20 +35,33 @@ def log_event(state: Path, event: str, *, verbose: bool = False, **fields: Any) 
             ],
         )
         logger.info(event, **fields)
-    if verbose:
-        console = structlog.wrap_logger(
-            structlog.PrintLogger(sys.stderr),
-            processors=[
-                structlog.processors.TimeStamper(fmt="%H:%M:%S"),
-                structlog.dev.ConsoleRenderer(colors=False),
-            ],
-        )
-        console.info(event, **fields)
+
+
+def _echo(event: str, fields: dict[str, Any]) -> None:
+    import structlog
+
+    console = structlog.wrap_logger(
+        structlog.PrintLogger(sys.stderr),
+        processors=[
+            structlog.processors.TimeStamper(fmt="%H:%M:%S"),
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+    )
+    console.info(event, **fields)
+
+
+def _open_append(path: Path) -> TextIO:
+    """The log, appended to, never through a symlink (see cgseq.safefs)."""
+    from cgseq import safefs
+
+    return os.fdopen(safefs.open_append(path), "a")
 
 
 def _rotate(path: Path) -> None:
+    """Rename a large log aside: rename moves a link itself and follows none (lstat, too)."""
     try:
-        if path.stat().st_size > LOG_MAX_BYTES:
-            path.replace(path.with_suffix(".log.1"))
+        info = os.lstat(path)
     except FileNotFoundError:
-        pass
+        return
+    if stat.S_ISREG(info.st_mode) and info.st_size > LOG_MAX_BYTES:
+        os.rename(path, path.with_suffix(".log.1"))

@@ -30,7 +30,12 @@ EXIT_CODES = """exit codes:
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """One line, not a usage dump: what is wrong and where to look."""
-        self.exit(EXIT_USAGE, f"cgseq: {message} (see '{self.prog} --help')\n")
+        self.exit(EXIT_USAGE, f"cgseq: {one_line(message)} (see '{self.prog} --help')\n")
+
+
+def one_line(message: str) -> str:
+    """An error is one line, whatever text of the user's it quotes (a newline in an option)."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +100,12 @@ def entry() -> None:
         sys.stderr.flush()
     except BrokenPipeError:
         pass
+    except OSError as exc:  # e.g. `cgseq config > /dev/full`: say so, do not exit 0
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            os.write(2, f"cgseq: cannot write the output: {exc.strerror}\n".encode())
+        code = code or EXIT_CGSEQ_FAILURE
     os._exit(code)
 
 
@@ -103,11 +114,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(args)
     except CgseqError as exc:
-        print(f"cgseq: {exc}", file=sys.stderr)
+        print(f"cgseq: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cgseq: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`cgseq status | head`): not our failure
+        _silence_stdout()
+        return 0
+    except OSError as exc:  # the world, not a bug: e.g. `cgseq config > /dev/full`
+        where = f" ({exc.filename})" if exc.filename else " (writing the output)"
+        print(f"cgseq: {exc.strerror or exc}{where}", file=sys.stderr)
+        _silence_stdout()
+        return EXIT_CGSEQ_FAILURE
     except Exception as exc:  # a bug: say so in one line, keep the details in a crash log
         from cgseq.crash import write_crash_log
 
@@ -135,3 +154,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return config_command(args)
     build_parser().print_help(sys.stderr)
     return EXIT_USAGE
+
+
+def _silence_stdout() -> None:
+    """No second error when the interpreter flushes a stdout that cannot be written."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

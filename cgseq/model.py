@@ -54,7 +54,7 @@ class JobSpec(NamedTuple):
 class Usage:
     """What a job used, as its backend measured it (bytes, process counts)."""
 
-    __slots__ = ("memory_now", "peak_memory", "peak_pids")
+    __slots__ = ("memory_now", "peak_memory", "peak_pids", "shm_files")
 
     def __init__(
         self,
@@ -65,6 +65,7 @@ class Usage:
         self.peak_memory = peak_memory
         self.peak_pids = peak_pids
         self.memory_now = memory_now
+        self.shm_files: list[str] = []  # poll: tmpfs files a kill left behind or removed
 
     def __repr__(self) -> str:
         return (

@@ -1,9 +1,13 @@
 """Nested runs: ``cgseq run`` inside a running job shares that job's turn and limits.
 
-The job's environment carries ``CGSEQ_TURN=<slot>:<supervisor pid>:<job id>``. A bare
-environment variable is not proof (a stale shell could carry one), so the turn is
-accepted only when that supervisor is an ancestor of this process *and* the slot's
-holder record names the same supervisor and job: the turn is alive and ours.
+A run is nested when the supervisor that the slot's holder record names is alive (its pid
+runs with the start its job id records, see :mod:`cgseq.jobids`) and is an ancestor of
+this process. That is ancestry, not environment: tox, sudo and ``env -i`` scrub the
+environment, and a copied environment (a stale shell) proves nothing. Only /proc reads of
+the ancestor chain on Linux, no psutil: every ``cgseq run`` asks this before it queues.
+
+The job's environment still carries ``CGSEQ_TURN=<slot>:<supervisor pid>:<job id>``, for
+the job's own information; it is not what decides.
 """
 
 from __future__ import annotations
@@ -11,27 +15,41 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
+from cgseq import jobids
 from cgseq.turns import read_json
 
 ENV = "CGSEQ_TURN"
+
+
+class Enclosing(NamedTuple):
+    """The running job a nested run is part of."""
+
+    job_id: str
+    backend: str
 
 
 def token(slot_key: str, job_id: str) -> str:
     return f"{slot_key}:{os.getpid()}:{job_id}"
 
 
-def inherited_turn(slot_key: str, slot_dir: Path) -> str | None:
-    """The job id of a live enclosing job holding ``slot_key``, else None."""
-    raw = os.environ.get(ENV, "")
-    parts = raw.split(":")
-    if len(parts) != 3 or parts[0] != slot_key or not parts[1].isdigit():
-        return None
-    supervisor, job_id = int(parts[1]), parts[2]
+def enclosing_job(slot_dir: Path) -> Enclosing | None:
+    """The live job holding this slot when this process runs inside it, else None."""
     holder = read_json(slot_dir / "holder.json")
-    if not holder or holder.get("pid") != supervisor or holder.get("job_id") != job_id:
+    if not holder:
         return None
-    return job_id if is_ancestor(supervisor) else None
+    supervisor, job_id = holder.get("pid"), holder.get("job_id")
+    if not isinstance(supervisor, int) or not isinstance(job_id, str):
+        return None
+    parsed = jobids.parse(job_id)
+    if parsed is None or parsed.pid != supervisor or not is_ancestor(supervisor):
+        return None
+    found = Enclosing(job_id, str(holder.get("backend", "")))
+    if parsed.start is None:  # an older cgseq's job id: its token in our environment vouches
+        return found if os.environ.get(ENV) == f"{slot_dir.name}:{supervisor}:{job_id}" else None
+    # the start must match: a stale record's pid may since have been reused by an ancestor
+    return found if jobids.supervisor_verified(job_id) else None
 
 
 def is_ancestor(pid: int) -> bool:
@@ -50,11 +68,8 @@ def is_ancestor(pid: int) -> bool:
 
 def _parent_of(pid: int) -> int | None:
     if sys.platform.startswith("linux"):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return None
-        return int(stat.rpartition(")")[2].split()[1])  # field 4, after the comm
+        fields = jobids.stat_fields(pid)
+        return int(fields[1]) if fields else None  # field 4: ppid
     import psutil
 
     try:

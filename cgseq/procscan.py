@@ -5,12 +5,18 @@ each time. This walks only the job's own tree through ``/proc/<pid>/task/<tid>/c
 (Linux >= 3.5, CONFIG_PROC_CHILDREN) and gets state and RSS from one ``stat`` read per
 process, through file descriptors kept open between samples (``pread`` on a /proc fd is
 bound to that very process: a reused pid cannot be mistaken for it).
+
+It also counts what the kernel's controllers count: tasks (threads, ``stat`` field 20, as
+the pids controller does) and anonymous resident memory (``statm`` resident − shared,
+Linux >= 2.6: shared is file-backed + shmem, which a memory cgroup reclaims or which is
+counted once per file instead, see :func:`tmpfs_held`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from typing import NamedTuple
 
 MAX_KEPT_FDS = 400  # beyond this, files are opened per sample (stay far below RLIMIT_NOFILE)
 THREADS_EVERY = 10  # re-list a process's threads (who may fork) every N samples
@@ -21,29 +27,48 @@ def supported() -> bool:
     return os.path.exists(f"/proc/{pid}/task/{pid}/children")
 
 
-class ProcScanner:
-    """``scan()`` → ``[(pid, rss bytes, state)]`` of live descendants of ``root``."""
+class Proc(NamedTuple):
+    """One process of the tree, as one pass read it."""
 
-    def __init__(self, root: int | None = None) -> None:
+    pid: int
+    state: str  # stat field 3
+    tasks: int  # stat field 20, num_threads: what the pids controller charges
+    rss: int  # bytes resident, file-backed pages included (stat field 24)
+    anon: int  # bytes resident that are neither file-backed nor shmem (0 unless anon=True)
+
+
+class ProcScanner:
+    """``scan()`` → ``[(pid, rss bytes, state)]`` of live descendants of ``root``.
+
+    ``processes()`` gives the whole :class:`Proc` (with ``anon=True``: one more ``statm``
+    read per process), and with ``dead=True`` zombies too (they hold a pid until reaped).
+    """
+
+    def __init__(self, root: int | None = None, anon: bool = False) -> None:
         self.root = root or os.getpid()
         self.page = os.sysconf("SC_PAGE_SIZE")
+        self.anon = anon
         self.fds: dict[str, int] = {}  # /proc path -> open fd
         self.threads: dict[int, list[int]] = {}
+        self.alive: set[int] = set()  # the tree's pids at the last pass
         self.samples = 0
 
     def scan(self) -> list[tuple[int, int, str]]:
+        return [(proc.pid, proc.rss, proc.state) for proc in self.processes()]
+
+    def processes(self, dead: bool = False) -> list[Proc]:
         self.samples += 1
-        found: list[tuple[int, int, str]] = []
+        found: list[Proc] = []
         frontier = [self.root]
         while frontier:
             for child in self._children(frontier.pop()):
-                stat = self._stat(child)
-                if stat is None:
+                proc = self._proc(child)
+                if proc is None:
                     continue
-                found.append((child, stat[0], stat[1]))
+                found.append(proc)
                 frontier.append(child)
-        self._forget({pid for pid, _, _ in found})
-        return [entry for entry in found if entry[2] not in ("Z", "X")]
+        self._forget({proc.pid for proc in found})
+        return found if dead else [proc for proc in found if proc.state not in ("Z", "X")]
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -68,12 +93,20 @@ class ProcScanner:
             self.threads[pid] = tasks
         return tasks
 
-    def _stat(self, pid: int) -> tuple[int, str] | None:
+    def _proc(self, pid: int) -> Proc | None:
         text = self._read(f"/proc/{pid}/stat")
         if not text:
             return None
-        fields = text.rpartition(")")[2].split()
-        return int(fields[21]) * self.page, fields[0]  # field 24: rss pages; field 3: state
+        fields = text.rpartition(")")[2].split()  # fields[0] is field 3
+        state, tasks, rss = fields[0], max(1, int(fields[17])), int(fields[21]) * self.page
+        return Proc(pid, state, tasks, rss, self._anon(pid) if self.anon else 0)
+
+    def _anon(self, pid: int) -> int:
+        text = self._read(f"/proc/{pid}/statm")  # size resident shared text lib data dt
+        if not text:
+            return 0
+        fields = text.split()
+        return (int(fields[1]) - int(fields[2])) * self.page
 
     def _read(self, path: str) -> str | None:
         fd = self.fds.get(path)
@@ -102,6 +135,9 @@ class ProcScanner:
     def _forget(self, alive: set[int]) -> None:
         """Close the fds of processes that left the tree."""
         alive.add(self.root)
+        if alive == self.alive:
+            return  # the same tree as last time: nothing to close (most samples)
+        self.alive = alive
         for path in [p for p in self.fds if int(p.split("/")[2]) not in alive]:
             self._drop(path)
         for pid in [p for p in self.threads if p not in alive]:
@@ -112,3 +148,152 @@ def name_of(pid: int) -> str:
     with contextlib.suppress(OSError), open(f"/proc/{pid}/comm") as handle:
         return handle.read().strip()
     return "?"
+
+
+# tmpfs and shmem objects outside any mount (kernel-internal shm mount): memfd_create
+# (Linux >= 3.17), MAP_SHARED|MAP_ANONYMOUS mappings, System V shared memory.
+SHMEM_NAMES = ("/memfd:", "/dev/zero (deleted)", "/SYSV")
+
+
+class TmpfsMounts(NamedTuple):
+    paths: tuple[str, ...]  # mount points, to pick candidate links by name before a stat
+    devs: frozenset[int]  # st_dev of each: what the stat must show
+
+
+class TmpfsFile(NamedTuple):
+    """A tmpfs or shmem file a process holds, by its inode; ``size`` is allocated bytes."""
+
+    dev: int
+    ino: int
+    size: int  # st_blocks * 512: what the file really occupies (holes cost nothing)
+    uid: int
+    name: str  # the link text: a path, "/memfd:x (deleted)", "/dev/zero (deleted)", ...
+    via: str  # the /proc link it was found through (stats to it while it is held)
+
+
+def tmpfs_mounts() -> TmpfsMounts:
+    """tmpfs mounts from ``/proc/self/mountinfo`` (Linux >= 2.6.26)."""
+    paths, devs = [], set()
+    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            left, _, right = line.partition(" - ")
+            fields = left.split()
+            if right.split(" ", 1)[0] == "tmpfs" and len(fields) > 4:
+                major, _, minor = fields[2].partition(":")
+                devs.add(os.makedev(int(major), int(minor)))
+                paths.append(_unescape(fields[4]))
+    return TmpfsMounts(tuple(paths), frozenset(devs))
+
+
+def _unescape(path: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes."""
+    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
+        path = path.replace(code, char)
+    return path
+
+
+def tmpfs_held(pid: int, mounts: TmpfsMounts) -> list[TmpfsFile]:
+    """tmpfs/shmem files ``pid`` holds open (``fd/``) or mapped (``maps``), once each.
+
+    Mapped objects are stat'ed through ``map_files/`` (Linux >= 3.3; needs
+    CAP_SYS_ADMIN, >= 5.9 CAP_CHECKPOINT_RESTORE); without it, by their path if they
+    still have one.
+    """
+    found: dict[tuple[int, int], TmpfsFile] = {}
+    for via, name in _fd_links(pid) + _mapped(pid):
+        if name.startswith(SHMEM_NAMES) or _under(name, mounts.paths):
+            held = stat_held(via, name, mounts)
+            if held is not None:
+                found.setdefault((held.dev, held.ino), held)
+    return list(found.values())
+
+
+def _fd_links(pid: int) -> list[tuple[str, str]]:
+    base = f"/proc/{pid}/fd"
+    try:
+        fds = os.listdir(base)
+    except OSError:
+        return []
+    links = []
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            links.append((f"{base}/{fd}", os.readlink(f"{base}/{fd}")))
+    return links
+
+
+def _mapped(pid: int) -> list[tuple[str, str]]:
+    """(map_files link, path) of each distinct file mapped by ``pid``."""
+    try:
+        with open(f"/proc/{pid}/maps") as handle:
+            text = handle.read()
+    except OSError:
+        return []
+    seen: dict[str, str] = {}
+    for line in text.splitlines():
+        fields = line.split(None, 5)  # range perms offset dev inode path
+        if len(fields) == 6 and fields[5].startswith("/") and fields[5] not in seen:
+            seen[fields[5]] = f"/proc/{pid}/map_files/{fields[0]}"
+    return [(via, name) for name, via in seen.items()]
+
+
+def _under(name: str, mounts: tuple[str, ...]) -> bool:
+    return any(name.startswith(mount.rstrip("/") + "/") for mount in mounts if mount != "/")
+
+
+def stat_held(via: str, name: str, mounts: TmpfsMounts, by_name: bool = True) -> TmpfsFile | None:
+    """The file behind ``via`` (else behind ``name``), if it is a tmpfs/shmem file."""
+    for path in (via, name) if by_name else (via,):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if st.st_dev in mounts.devs or name.startswith(SHMEM_NAMES):
+            return TmpfsFile(st.st_dev, st.st_ino, st.st_blocks * 512, st.st_uid, name, via)
+        return None
+    return None
+
+
+def shmem_bytes() -> int:
+    """The machine's shmem (tmpfs + shared anonymous) in bytes, ``/proc/meminfo`` Shmem."""
+    try:
+        with open("/proc/meminfo", "rb") as handle:
+            text = handle.read()
+    except OSError:
+        return 0
+    start = text.find(b"\nShmem:")
+    return int(text[start + 7 : text.find(b"kB", start)]) << 10 if start >= 0 else 0
+
+
+def dir_inodes(path: str) -> set[tuple[str, int]]:
+    """(name, inode) of each entry of ``path``: what was there before."""
+    with contextlib.suppress(OSError), os.scandir(path) as entries:
+        return {(entry.name, entry.inode()) for entry in entries}
+    return set()
+
+
+def holders(keys: set[tuple[int, int]], skip: set[int], mounts: TmpfsMounts) -> set[int] | None:
+    """Pids outside ``skip`` that hold any of the (dev, ino) ``keys``, over the whole machine.
+
+    ``None`` when some process could not be looked at (another user's, without root):
+    then nobody can say that no one else holds the files.
+    """
+    found: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in skip:
+            continue
+        pid = int(entry)
+        if not _readable(pid):
+            return None
+        if any((held.dev, held.ino) in keys for held in tmpfs_held(pid, mounts)):
+            found.add(pid)
+    return found
+
+
+def _readable(pid: int) -> bool:
+    try:
+        os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return True  # gone meanwhile: it holds nothing
+    except OSError:
+        return False
+    return True

@@ -32,7 +32,7 @@ def project_root(cwd: str) -> str:
 def slot_for(cwd: str, lock: str | None) -> Slot:
     project = project_root(cwd)
     if lock:
-        return Slot(key="lock-" + _safe(lock), label=f"lock {lock}", project=project)
+        return Slot(key="lock-" + lock_key(lock), label=f"lock {lock}", project=project)
     digest = f"{zlib.crc32(project.encode()):08x}"  # with the name: unique enough, and no hashlib
     return Slot(
         key=f"{_safe(os.path.basename(project)) or 'root'}-{digest}", label=project, project=project
@@ -41,3 +41,25 @@ def slot_for(cwd: str, lock: str | None) -> Slot:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:64]
+
+
+def lock_key(name: str) -> str:
+    """A directory name for ``--lock NAME``, one-to-one: ``a/b`` and ``a_b`` never share one.
+
+    Each byte outside ``[A-Za-z0-9_.-]`` becomes ``%XX`` (``%`` itself too), which can be
+    reversed, so distinct names give distinct keys; a name too long for a file name keeps a
+    readable start and ``~`` + the SHA-256 of the whole name (``~`` is always escaped).
+    """
+    escaped = "".join(
+        chr(b) if chr(b) in _PLAIN else f"%{b:02X}" for b in name.encode("utf-8", "surrogateescape")
+    )
+    if len(escaped) <= _MAX_KEY:
+        return escaped
+    import hashlib  # only for names this long: not on everyone's hot path
+
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{escaped[:64]}~{digest}"
+
+
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_MAX_KEY = 200  # + "lock-" stays below NAME_MAX (255)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,26 +55,26 @@ def reap_record(holder: Mapping[str, Any]) -> list[str]:
         killed = backends.load(name).reap(record)
     except (CgseqError, ImportError, OSError) as exc:
         return [f"warning: could not clean up after dead job {holder.get('job_id')}: {exc}"]
-    argv = " ".join(holder.get("argv") or [])
+    raw = holder.get("argv")  # untrusted, like the whole record
+    argv = " ".join(map(str, raw)) if isinstance(raw, list) else "?"
     return [f"previous holder (pid {holder.get('pid')}, {argv}) died; {line}" for line in killed]
 
 
 def record_history(state: Path, result: JobResult) -> None:
-    """Append the result to the history, one JSON line per job, trimmed when large."""
+    """Append the result to the history, one JSON line per job, trimmed when large.
+
+    Never through a symlink; a failure is a StateDirError (the caller warns: the job ran).
+    """
+    from cgseq import safefs
+
     path = state / HISTORY
     line = json.dumps(result.to_json(), separators=(",", ":")) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, line.encode())
-        size = os.fstat(fd).st_size
-    finally:
-        os.close(fd)
-    if size > HISTORY_MAX_BYTES:
+    if safefs.append(path, line.encode()) > HISTORY_MAX_BYTES:
         _trim(path)
 
 
 def _trim(path: Path) -> None:
-    lines = path.read_bytes().splitlines(keepends=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_bytes(b"".join(lines[len(lines) // 2 :]))
-    os.replace(temporary, path)
+    from cgseq import safefs
+
+    lines = (safefs.read(path) or b"").splitlines(keepends=True)
+    safefs.write_atomic(path, b"".join(lines[len(lines) // 2 :]))

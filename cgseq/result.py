@@ -27,6 +27,7 @@ class JobResult:
     peak_memory: int | None = None
     peak_pids: int | None = None
     leftovers_killed: list[str] = field(default_factory=list)
+    shm_files: list[str] = field(default_factory=list)  # tmpfs files a kill left or removed
     warnings: list[str] = field(default_factory=list)
     job_id: str = ""
 

@@ -34,17 +34,27 @@ def _candidate() -> Path:
 
 def _ensure(path: Path) -> None:
     try:
-        path.mkdir(mode=0o700, parents=False, exist_ok=True)
-    except FileNotFoundError:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileNotFoundError:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # whatever it is, check() says whether it will do
     except OSError as exc:
-        raise StateDirError(f"cannot create state dir {path}: {exc.strerror}") from exc
+        from cgseq.safefs import failure
+
+        raise failure(exc, path, "create state dir") from exc
     check(path)
 
 
 def check(path: Path) -> None:
     """Refuse a state dir that is a symlink, not ours, or writable by others."""
-    info = os.lstat(path)
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        from cgseq.safefs import failure
+
+        raise failure(exc, path, "use state dir") from exc
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
         raise StateDirError(f"state dir {path} is not a plain directory", hint="remove it")
     if info.st_uid != os.getuid():

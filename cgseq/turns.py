@@ -8,6 +8,15 @@ Layout of a slot's directory (inside the private state dir)::
     slot.lock           the turn itself (a fasteners inter-process lock)
     holder.json         who holds the turn, with its backend's record (crash recovery)
 
+Every file is written through :mod:`cgseq.safefs` (never through a symlink, new files under
+unguessable names) and every directory is checked before cgseq descends into it.
+
+A slot's directory is removed when its queue is empty (:func:`remove_if_idle`): only under
+``queue.lock``, only with no ticket left (every holder and waiter keeps its ticket until it
+releases) and no holder record, and ``queue.lock`` is unlinked last. Whoever then gets a
+``queue.lock`` checks that the file it locked is still the one linked there, else starts over:
+so two processes never hold two different ``queue.lock`` files of one slot at once.
+
 A waiter blocks in the kernel (``flock``) on the ticket of its nearest live predecessor,
 so it costs nothing while it waits and wakes the moment that predecessor finishes or
 dies (the kernel drops a dead process's locks: no stale state). Waking on a dead
@@ -34,7 +43,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NamedTuple
 
-from cgseq.errors import WaitTimeout
+from cgseq import safefs
+from cgseq.errors import StateDirError, WaitTimeout
 
 
 class Ticket(NamedTuple):
@@ -50,6 +60,7 @@ class Turn:
         self.directory = directory
         self.ticket = ticket
         self._slot: Any = None  # fasteners.InterProcessLock once held
+        self._holder_written = False
         self.waited = 0.0
 
     @property
@@ -96,11 +107,7 @@ class Turn:
             yield earlier[-1], len(earlier) == 1
 
     def _take_slot(self, announce: Callable[[], None]) -> None:
-        # fasteners is imported only now (or by warm_up() when next in line): a waiter
-        # blocked further back never pays for it
-        import fasteners
-
-        lock = fasteners.InterProcessLock(str(self.directory / "slot.lock"))
+        lock = _slot_lock(self.directory)
         if not lock.acquire(blocking=False):
             announce()  # a holder from before the queue existed, or one finishing up
             lock.acquire(blocking=True, delay=0.002, max_delay=0.05)
@@ -119,9 +126,19 @@ class Turn:
             self.ticket.path.unlink()
         os.close(self.ticket.fd)
         self.ticket = self.ticket._replace(fd=-1)
+        remove_if_idle(self.directory)
 
     def write_holder(self, record: dict[str, Any]) -> None:
-        _write_json_atomic(self.holder_path, record)
+        """Record the holder. The first record must be written (it is what lets the next
+        holder reap a job whose supervisor died), so its failure raises StateDirError; a
+        later update that fails keeps the first, which still names the job."""
+        try:
+            safefs.write_atomic(self.holder_path, json.dumps(record).encode())
+        except StateDirError:
+            if not self._holder_written:
+                raise
+            return
+        self._holder_written = True
 
     def read_holder(self) -> dict[str, Any] | None:
         return read_json(self.holder_path)
@@ -136,13 +153,29 @@ class Turn:
 
 def slot_taken(directory: Path) -> bool:
     """Does someone hold the slot's lock (a holder, maybe one not recorded yet)?"""
-    import fasteners
-
-    lock = fasteners.InterProcessLock(str(directory / "slot.lock"))
+    try:
+        lock = _slot_lock(directory, create=False)
+    except FileNotFoundError:
+        return False
     if not lock.acquire(blocking=False):
         return True
     lock.release()
     return False
+
+
+def _slot_lock(directory: Path, create: bool = True) -> Any:
+    """The slot's fasteners lock on a file cgseq opened itself, never through a symlink.
+
+    fasteners would ``open(path, "a")``, which follows a planted link (and creates its
+    target); handing it our O_NOFOLLOW fd keeps its locking and drops that open. Imported
+    only here (or by :func:`warm_up`): a waiter blocked further back never pays for it.
+    """
+    import fasteners
+
+    fd = safefs.open_lock(directory / "slot.lock", create=create)
+    lock = fasteners.InterProcessLock(str(directory / "slot.lock"))
+    lock.lockfile = os.fdopen(fd, "a")
+    return lock
 
 
 def warm_up() -> None:
@@ -156,26 +189,135 @@ def queue_up(directory: Path, info: dict[str, Any], asked: int | None = None) ->
     ``asked``: when the job asked for its turn (``process_start_ns()`` for a fresh CLI
     process); default now, so a long-lived library caller queues in call order.
     """
-    tickets = directory / "tickets"
-    tickets.mkdir(parents=True, exist_ok=True)
-    guard = os.open(directory / "queue.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    for _ in range(_QUEUE_TRIES):
+        guard = _lock_queue(directory)
+        if guard is None:
+            continue  # the slot's directory was being removed: start over from the mkdir
+        try:
+            return Turn(directory, _draw_ticket(directory, info, asked))
+        except BaseException:
+            _remove_locked(directory)  # leave nothing behind (e.g. a full filesystem)
+            raise
+        finally:
+            os.close(guard)
+    raise StateDirError(
+        f"cannot queue in {directory}: it kept disappearing ({_QUEUE_TRIES} tries)",
+        hint="is another program removing files in the state dir?",
+    )
+
+
+_QUEUE_TRIES = 100  # each retry means another process removed the slot meanwhile
+
+
+def _lock_queue(directory: Path) -> int | None:
+    """The flock'ed fd of the slot's live ``queue.lock``; None if it was removed meanwhile."""
     try:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        number = _draw_number(directory / "next")
-        when = asked if asked is not None else time.clock_gettime_ns(_CLOCK)
-        ticket = _publish(tickets, f"{when:020d}-{number:012d}", info)
-    finally:
-        os.close(guard)
-    return Turn(directory, ticket)
+        safefs.ensure_dir(directory.parent)
+        safefs.ensure_dir(directory)
+        fd = safefs.open_lock(directory / "queue.lock")
+    except FileNotFoundError:
+        return None
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held by others only to draw a number or to remove
+    if _still_linked(fd, directory / "queue.lock"):
+        return fd
+    os.close(fd)  # we waited on a file a remover has unlinked: a newcomer may hold the new one
+    return None
+
+
+def _still_linked(fd: int, path: Path) -> bool:
+    opened = os.fstat(fd)
+    try:
+        linked = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return opened.st_nlink > 0 and (linked.st_dev, linked.st_ino) == (
+        opened.st_dev,
+        opened.st_ino,
+    )
+
+
+def _draw_ticket(directory: Path, info: dict[str, Any], asked: int | None) -> Ticket:
+    """Under the slot's ``queue.lock``: the next number, then the ticket, published locked."""
+    tickets = safefs.ensure_dir(directory / "tickets")
+    number = _draw_number(directory / "next")
+    when = asked if asked is not None else time.clock_gettime_ns(_CLOCK)
+    return _publish(tickets, f"{when:020d}-{number:012d}", info)
 
 
 def _draw_number(counter: Path) -> int:
     try:
-        number = int(counter.read_text() or "1")
-    except (FileNotFoundError, ValueError):
+        number = int(safefs.read(counter) or b"1")
+    except ValueError:
         number = 1
-    counter.write_text(str(number + 1))
+    safefs.write_atomic(counter, str(number + 1).encode())
     return number
+
+
+def remove_if_idle(directory: Path) -> bool:
+    """Remove a slot's directory whose queue is empty (see the module docstring). Best effort:
+    a slot in use, or anything unexpected in it, is left alone; never raises."""
+    try:
+        guard = safefs.open_lock(directory / "queue.lock", create=False)
+    except (OSError, StateDirError):
+        return False
+    try:
+        fcntl.flock(guard, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(guard)
+        return False  # someone is drawing a ticket: the slot is in use anyway
+    try:
+        return _still_linked(guard, directory / "queue.lock") and _remove_locked(directory)
+    finally:
+        os.close(guard)
+
+
+_SLOT_FILES = ("slot.lock", "next")
+
+
+def _remove_locked(directory: Path) -> bool:
+    """With ``queue.lock`` held: remove the directory if no ticket and no holder record is left."""
+    try:
+        if not _idle(directory):
+            return False
+        for name in _SLOT_FILES:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(directory / name)
+        os.rmdir(directory / "tickets")
+        os.unlink(directory / "queue.lock")  # last: a queue_up() blocked on it starts over
+        os.rmdir(directory)  # fails if a newcomer already made a new queue.lock: fine
+    except (OSError, StateDirError):
+        return False
+    return True
+
+
+def _idle(directory: Path) -> bool:
+    """Only our own files, no live ticket, no holder record (a dead holder's must be reaped).
+
+    Dot files are temporaries: ours are made under ``queue.lock`` or by a ticket's owner, so
+    with the lock held and no ticket left they belong to dead processes.
+    """
+    entries = list(os.scandir(directory))
+    temporaries = [e for e in entries if e.name.startswith(".")]
+    for entry in entries:
+        if entry.name == "tickets" and entry.is_dir(follow_symlinks=False):
+            if not _no_tickets(Path(entry.path)):
+                return False
+        elif entry in temporaries and not entry.is_dir(follow_symlinks=False):
+            continue
+        elif entry.name not in (*_SLOT_FILES, "queue.lock") or entry.is_symlink():
+            return False  # holder.json, a planted link, something else: keep it for a human
+    for entry in temporaries:  # only now: no ticket is left, so their writers are dead
+        os.unlink(entry.path)
+    return True
+
+
+def _no_tickets(tickets: Path) -> bool:
+    for entry in os.scandir(tickets):
+        if entry.name.startswith(".") and not entry.is_dir(follow_symlinks=False):
+            os.unlink(entry.path)  # a publisher that died before its rename
+        elif entry.is_symlink() or not entry.is_file() or is_live(Path(entry.path)):
+            return False
+    return True
 
 
 def process_start_ns() -> int:
@@ -202,11 +344,18 @@ _RECENT_NS = 2_000_000_000
 
 def _publish(tickets: Path, key: str, info: dict[str, Any]) -> Ticket:
     final = tickets / key
-    temporary = tickets / f".new-{os.getpid()}-{key}"
-    fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # locked before anyone can see it
-    os.write(fd, json.dumps(info).encode())
-    os.rename(temporary, final)
+    fd, temporary = safefs.create_unique(final)  # a dot name: not a ticket until renamed
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # locked before anyone can see it
+        safefs.write_all(fd, json.dumps(info).encode())
+        os.rename(temporary, final)
+    except BaseException as exc:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(exc, OSError):
+            raise safefs.failure(exc, final, "write") from exc
+        raise
     return Ticket(key, final, fd)
 
 
@@ -224,7 +373,7 @@ def _await_release(path: Path, announce: Callable[[], None]) -> None:
     A dead owner's ticket is taken at once, silently; only a live one is announced.
     """
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = safefs.open_lock(path, create=False)
     except FileNotFoundError:
         return
     try:
@@ -240,14 +389,14 @@ def _await_release(path: Path, announce: Callable[[], None]) -> None:
 
 def _unlink_if_same(path: Path, fd: int) -> None:
     with contextlib.suppress(FileNotFoundError):
-        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+        if os.lstat(path).st_ino == os.fstat(fd).st_ino:
             path.unlink()
 
 
 def is_live(path: Path) -> bool:
     """Is the ticket's owner alive? A dead owner's ticket is removed on the way."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = safefs.open_lock(path, create=False)
     except FileNotFoundError:
         return False
     try:
@@ -272,17 +421,13 @@ def live_tickets(directory: Path) -> list[dict[str, Any]]:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a regular file; None if missing, unreadable, a link or not JSON."""
     try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
+        raw = safefs.read(path)
+        data = json.loads(raw) if raw is not None else None
+    except (StateDirError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_text(json.dumps(data))
-    os.replace(temporary, path)
 
 
 _HELD_BACK = {signal.SIGALRM, signal.SIGINT, signal.SIGTERM, signal.SIGHUP}

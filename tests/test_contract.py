@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import pytest
 
 from cgseq import backends
 from tests.conftest import require
+from tests.support import pid_running, run_cgseq, wait_gone, wait_until
 
 HELPERS = Path(__file__).parent / "helpers"
 BACKENDS = list(backends.ORDER)
@@ -46,13 +48,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def cgseq(*args: str, timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cgseq", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        **kw,
-    )
+    return run_cgseq(*args, timeout=timeout, **kw)
 
 
 def run_json(backend: str, *args: str, timeout: float = 60) -> tuple[dict[str, Any], str, int]:
@@ -63,14 +59,6 @@ def run_json(backend: str, *args: str, timeout: float = 60) -> tuple[dict[str, A
 
 def helper(name: str, *args: str) -> list[str]:
     return [sys.executable, str(HELPERS / name), *args]
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def group_dirs(job_id: str) -> list[Path]:
@@ -123,10 +111,7 @@ def test_double_forked_daemon_is_killed_and_group_removed(backend: str, tmp_path
     )
     assert code == 0, stderr
     daemon = int(pidfile.read_text())
-    deadline = time.monotonic() + 5
-    while alive(daemon) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(daemon), "the job's double-forked daemon survived the job"
+    wait_gone([daemon], 5, "the job's double-forked daemon to go with the job")
     assert f"pid {daemon}" in stderr, "the killed leftover was not named"
     assert group_dirs(result["job_id"]) == []
 
@@ -152,22 +137,26 @@ def test_supervisor_killed_mid_job_is_cleaned_up_by_the_next_run(
         [sys.executable, "-m", "cgseq", "run", "--backend", backend, "--", "sh", "-c", job],
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 20
-    while (not pidfile.exists() or len(pidfile.read_text().split()) < 2) and (
-        time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
+    wait_until(
+        lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2, 20, "the job's pids"
+    )
     pids = [int(p) for p in pidfile.read_text().split()]
-    assert all(alive(p) for p in pids)
+    assert all(pid_running(p) for p in pids)
     supervisor.send_signal(signal.SIGKILL)
     supervisor.wait(10)
     nxt = cgseq("run", "--backend", backend, "--", "true")
     assert nxt.returncode == 0, nxt.stderr
-    deadline = time.monotonic() + 5
-    while any(alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert [p for p in pids if alive(p)] == [], "the dead supervisor's job still runs"
-    assert "died" in nxt.stderr or "removed" in nxt.stderr, nxt.stderr
+    wait_gone(pids, 5, "the dead supervisor's job to be killed")  # a scope's stop is async
+    # The slot's next holder cleans up and says so, once: whose job it was, and what it killed.
+    lines = [line for line in nxt.stderr.splitlines() if not line.startswith("cgseq: warning:")]
+    assert len(lines) == 1, nxt.stderr
+    assert lines[0].startswith(f"cgseq: previous holder (pid {supervisor.pid}, sh -c "), lines
+    assert " died; " in lines[0], lines
+    what = lines[0].split(" died; ", 1)[1]
+    if backend == "systemd":  # the scope is what it stops: "killed leftover scope <unit>"
+        assert "scope" in what, lines
+    else:
+        assert set(pids) <= {int(n) for n in re.findall(r"\d+", what)}, lines
 
 
 @pytest.mark.timeout(60)
@@ -192,11 +181,24 @@ def test_kept_leftovers_survive_the_next_run(backend: str, tmp_path: Path) -> No
         env = {**os.environ, "CGSEQ_STATE_DIR": str(other)}
         assert cgseq("run", "--backend", backend, "--", "true", env=env).returncode == 0
         assert cgseq("run", "--backend", backend, "--", "true").returncode == 0
-        assert alive(daemon), "the next run killed a daemon the user asked to keep"
+        assert pid_running(daemon), "the next run killed a daemon the user asked to keep"
     finally:
         os.kill(daemon, signal.SIGKILL)  # ours: the job we started made it
-    deadline = time.monotonic() + 5
-    while alive(daemon) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_gone([daemon], 5, "the kept daemon to die of our SIGKILL")
     assert cgseq("run", "--backend", backend, "--", "true").returncode == 0
     assert group_dirs(result["job_id"]) == [], "an emptied kept group was not removed"
+
+
+# (script, reason): 137 that the job brought on itself, not a kill for a limit.
+SELF_137 = {"exit-137": ("exit 137", "exited"), "kill-9-self": ("kill -9 $$", "signaled")}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", SELF_137)
+def test_a_job_ending_with_137_by_itself_is_not_a_limit_kill(backend: str, case: str) -> None:
+    script, reason = SELF_137[case]
+    limits = ("--memory", "1G", "--pids", "100")  # armed, never reached
+    result, stderr, code = run_json(backend, *limits, "--", "sh", "-c", script)
+    assert code == 137, stderr
+    assert (result["reason"], result["exit_code"]) == (reason, 137), stderr
+    assert "cgseq: killed" not in stderr, stderr

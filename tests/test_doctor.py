@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from cgseq import backends
+from tests.support import run_cgseq
 
 
 @pytest.mark.vm  # also in the VM: doctor must tell the truth about systemd and cgroup2 there
 @pytest.mark.timeout(300)
 def test_doctor_canaries_prove_every_available_backend() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "cgseq", "doctor", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=280,
-    )
+    done = run_cgseq("doctor", "--json", timeout=280)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     found = {b["backend"]: b for b in report["backends"]}
@@ -43,12 +37,7 @@ def test_named_unavailable_backend_is_125_with_the_reason() -> None:
     if not missing:
         pytest.skip("every backend is available here")
     name = missing[0].backend
-    done = subprocess.run(
-        [sys.executable, "-m", "cgseq", "run", "--backend", name, "--", "true"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cgseq("run", "--backend", name, "--", "true")
     assert done.returncode == 125
     assert done.stderr.startswith(f"cgseq: backend {name}:"), done.stderr
     assert done.stderr.count("\n") == 1

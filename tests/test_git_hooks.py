@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import WAITING, start_cgseq, start_process, wait_until, with_repo_on_path
+
 HOOK_JOB = (
     "import os, sys, time\n"
     "log = sys.argv[1]\n"
@@ -77,19 +79,21 @@ def test_concurrent_commits_with_cgseq_hooks_serialise_without_deadlock(
 @pytest.mark.timeout(120)
 def test_hook_of_a_plain_commit_queues_behind_a_running_job(repo: Path, tmp_path: Path) -> None:
     """Outside any cgseq job the hook's `cgseq run` is an ordinary job: it waits its turn."""
-    marker = tmp_path / "holder-done"
-    holder = subprocess.Popen(
-        [sys.executable, "-m", "cgseq", "run", "--", "sh", "-c", f"sleep 1; touch {marker}"],
-        cwd=repo,
-        stderr=subprocess.DEVNULL,
-    )
+    ready, release, marker = (tmp_path / name for name in ("ready", "release", "holder-done"))
+    script = f"touch {ready}; while [ ! -e {release} ]; do sleep 0.02; done; touch {marker}"
+    holder = start_cgseq("run", "--", "sh", "-c", script, cwd=repo)
     try:
-        subprocess.run(["sleep", "0.3"], check=True)
-        plain = commit(repo, "plain", under_cgseq=False)
-        _, stderr = plain.communicate(timeout=60)
-        assert plain.returncode == 0, stderr
-        assert "waiting for turn" in stderr
+        wait_until(lambda: ready.exists() or holder.proc.poll() is not None, 30, "the holder")
+        assert ready.exists(), holder.stderr
+        commit_argv = ["git", "commit", "-q", "--allow-empty", "-m", "plain"]
+        plain = start_process(commit_argv, cwd=repo, env=with_repo_on_path())
+        plain.wait_stderr(WAITING, 30)  # the hook's cgseq queued behind the holder
+        assert not (tmp_path / "hooks.log").exists(), "the hook ran beside the holder's job"
+        release.touch()
+        assert plain.wait(60) == 0, plain.stderr
         assert marker.exists(), "the hook ran before the job holding the turn had finished"
         assert len(hook_runs(tmp_path / "hooks.log")) == 1
+        assert holder.wait(30) == 0, holder.stderr
     finally:
+        release.touch()
         holder.wait(30)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -12,6 +11,7 @@ import pytest
 
 from cgseq import procscan
 from tests.conftest import require
+from tests.support import wait_until
 
 TREE = """
 import os, sys, threading, time
@@ -36,9 +36,8 @@ def test_scanner_finds_what_psutil_finds(tmp_path: Path) -> None:
     ready = tmp_path / "ready"
     tree = subprocess.Popen([sys.executable, "-c", TREE, str(ready)])
     try:
-        deadline = time.monotonic() + 20
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: ready.exists() or tree.poll() is not None, 20, "the tree to be ready")
+        assert ready.exists(), f"the tree exited {tree.poll()}"
         scanner = procscan.ProcScanner()
         found = {pid: rss for pid, rss, _ in scanner.scan()}
         again = {pid for pid, _, _ in scanner.scan()}  # second pass: through the kept fds

@@ -13,88 +13,101 @@ import pytest
 
 from cgseq import turns
 from cgseq.errors import WaitTimeout
+from tests.support import wait_until, with_repo_on_path
 
 CONTENDER = """
-import sys, time
+import os, sys, time
 from pathlib import Path
 from cgseq import turns
-slot, name, hold, log = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]), sys.argv[4]
-info = {"pid": __import__("os").getpid(), "argv": [name], "since": time.time()}
+slot, name, log, gate = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+def note(what):
+    with open(log, "a") as out:
+        out.write(f"{what} {name}\\n")
+info = {"pid": os.getpid(), "argv": [name], "since": time.time()}
 turn = turns.queue_up(slot, info, turns.process_start_ns())  # as the CLI does
-turn.wait(None)
-with open(log, "a") as out:
-    out.write(f"start {name}\\n")
-time.sleep(hold)
-with open(log, "a") as out:
-    out.write(f"end {name}\\n")
+turn.wait(None, on_wait=lambda _turn: note("waiting"))
+note("start")
+deadline = time.monotonic() + 60  # the gate: hold the turn until the test opens it
+while gate != "-" and not os.path.exists(gate) and time.monotonic() < deadline:
+    time.sleep(0.01)
+note("end")
 turn.release()
 """
 
 
-def contender(slot: Path, name: str, hold: float, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", CONTENDER, str(slot), name, str(hold), str(log)])
+def contender(
+    slot: Path, name: str, log: Path, gate: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """A process that queues for ``slot``; it holds its turn until ``gate`` exists (if given)."""
+    argv = [sys.executable, "-c", CONTENDER, str(slot), name, str(log), str(gate or "-")]
+    return subprocess.Popen(argv, env=with_repo_on_path())
 
 
 def events(log: Path) -> list[str]:
     return log.read_text().split("\n")[:-1] if log.exists() else []
 
 
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.01)
-    raise AssertionError("condition not met in time")
+def turns_taken(log: Path) -> list[str]:
+    """The log without the "waiting" lines: what ran, in order."""
+    return [line for line in events(log) if not line.startswith("waiting ")]
 
 
-@pytest.mark.timeout(60)
+def wait_logged(log: Path, line: str, proc: subprocess.Popen[bytes]) -> None:
+    """Until ``line`` is in the log (e.g. "waiting b": b is queued, its place is fixed)."""
+    wait_until(lambda: line in events(log) or proc.poll() is not None, 30, repr(line))
+    assert line in events(log), f"{line!r} never logged (exit {proc.poll()}): {events(log)}"
+
+
+@pytest.mark.timeout(120)
 def test_thirty_contenders_run_one_at_a_time_in_arrival_order(tmp_path: Path) -> None:
-    log = tmp_path / "log"
-    procs = []
-    for n in range(30):
-        procs.append(contender(tmp_path / "slot", f"{n:02d}", 0.02, log))
-        time.sleep(0.05)
+    """The first holds a gate; each next one starts once the previous one waits."""
+    log, gate, slot = tmp_path / "log", tmp_path / "gate", tmp_path / "slot"
+    procs = [contender(slot, "00", log, gate)]
+    wait_logged(log, "start 00", procs[0])
+    for n in range(1, 30):
+        procs.append(contender(slot, f"{n:02d}", log))
+        wait_logged(log, f"waiting {n:02d}", procs[-1])
+    gate.touch()
     for proc in procs:
-        assert proc.wait(timeout=50) == 0
-    lines = events(log)
-    assert lines == [f"{kind} {n:02d}" for n in range(30) for kind in ("start", "end")]
+        assert proc.wait(timeout=60) == 0
+    assert turns_taken(log) == [f"{kind} {n:02d}" for n in range(30) for kind in ("start", "end")]
 
 
 @pytest.mark.timeout(30)
 def test_sigkilled_holder_hands_over_at_once(tmp_path: Path) -> None:
-    log = tmp_path / "log"
-    holder = contender(tmp_path / "slot", "holder", 60, log)
-    wait_for(lambda: events(log) == ["start holder"])
-    waiter = contender(tmp_path / "slot", "waiter", 0, log)
-    time.sleep(0.3)
-    assert events(log) == ["start holder"]
+    log, gate, slot = tmp_path / "log", tmp_path / "gate", tmp_path / "slot"
+    holder = contender(slot, "holder", log, gate)  # never opened: only the SIGKILL ends it
+    wait_logged(log, "start holder", holder)
+    waiter = contender(slot, "waiter", log)
+    wait_logged(log, "waiting waiter", waiter)
+    assert turns_taken(log) == ["start holder"]
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert waiter.wait(timeout=10) == 0
-    assert events(log) == ["start holder", "start waiter", "end waiter"]
+    assert turns_taken(log) == ["start holder", "start waiter", "end waiter"]
 
 
 @pytest.mark.timeout(30)
 def test_sigkilled_waiter_leaves_the_queue_intact(tmp_path: Path) -> None:
-    log = tmp_path / "log"
-    first = contender(tmp_path / "slot", "a", 1.0, log)
-    wait_for(lambda: events(log) == ["start a"])
-    doomed = contender(tmp_path / "slot", "b", 0, log)
-    time.sleep(0.2)
-    last = contender(tmp_path / "slot", "c", 0, log)
-    time.sleep(0.2)
+    log, gate, slot = tmp_path / "log", tmp_path / "gate", tmp_path / "slot"
+    first = contender(slot, "a", log, gate)
+    wait_logged(log, "start a", first)
+    doomed = contender(slot, "b", log)
+    wait_logged(log, "waiting b", doomed)
+    last = contender(slot, "c", log)
+    wait_logged(log, "waiting c", last)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait()
+    gate.touch()
     assert first.wait(timeout=10) == 0 and last.wait(timeout=10) == 0
-    assert events(log) == ["start a", "end a", "start c", "end c"]
+    assert turns_taken(log) == ["start a", "end a", "start c", "end c"]
 
 
 @pytest.mark.timeout(30)
 def test_wait_timeout_gives_up_and_leaves_no_ticket(tmp_path: Path) -> None:
-    log = tmp_path / "log"
-    holder = contender(tmp_path / "slot", "holder", 5, log)
-    wait_for(lambda: events(log) == ["start holder"])
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    holder = contender(tmp_path / "slot", "holder", log, gate)  # holds until killed
+    wait_logged(log, "start holder", holder)
     turn = turns.queue_up(tmp_path / "slot", {"pid": os.getpid()})
     started = time.monotonic()
     with pytest.raises(WaitTimeout, match="wait-timeout"):
@@ -116,23 +129,28 @@ def test_no_wait_is_silent(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(30)
 def test_wait_is_announced_once_with_position(tmp_path: Path) -> None:
-    log = tmp_path / "log"
-    holder = contender(tmp_path / "slot", "holder", 0.5, log)
-    wait_for(lambda: events(log) == ["start holder"])
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    holder = contender(tmp_path / "slot", "holder", log, gate)
+    wait_logged(log, "start holder", holder)
     positions: list[tuple[int, int]] = []
+
+    def waiting(turn: turns.Turn) -> None:
+        positions.append(turn.queue_position())
+        gate.touch()  # only now may the holder let go: the wait is certain
+
     turn = turns.queue_up(tmp_path / "slot", {"pid": os.getpid()})
-    turn.wait(None, on_wait=lambda t: positions.append(t.queue_position()))
+    turn.wait(None, on_wait=waiting)
     turn.release()
-    holder.wait(timeout=10)
+    assert holder.wait(timeout=10) == 0
     assert positions == [(1, 1)]
 
 
 @pytest.mark.timeout(30)
 def test_a_dead_holders_ticket_is_no_wait(tmp_path: Path) -> None:
     """Regression: the ticket a SIGKILLed holder leaves behind was announced as a wait."""
-    log = tmp_path / "log"
-    holder = contender(tmp_path / "slot", "holder", 60, log)
-    wait_for(lambda: events(log) == ["start holder"])
+    log, gate = tmp_path / "log", tmp_path / "gate"
+    holder = contender(tmp_path / "slot", "holder", log, gate)
+    wait_logged(log, "start holder", holder)
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     announced: list[object] = []

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.support import (
+    WAITING,
+    Running,
+    start_cgseq,
+    start_process,
+    wait_until,
+    with_repo_on_path,
+)
 
 FORBIDDEN = ("structlog", "rich", "pystemd")
 
@@ -23,45 +30,37 @@ def imported(stderr: str) -> set[str]:
     return names
 
 
-def queued(tmp_path: Path, name: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-X", "importtime", "-m", "cgseq", "run", "--", "true"],
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "CGSEQ_TEST_NAME": name},
-    )
+def queued(tmp_path: Path, name: str) -> Running:
+    argv = [sys.executable, "-X", "importtime", "-m", "cgseq", "run", "--", "true"]
+    env = with_repo_on_path({**os.environ, "CGSEQ_TEST_NAME": name})
+    return start_process(argv, cwd=tmp_path, env=env)
 
 
 @pytest.mark.vm  # also where pystemd and systemd exist: the head waiter must not load them
 @pytest.mark.timeout(60)
 def test_waiters_import_nothing_heavy_before_their_turn(tmp_path: Path) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, "-m", "cgseq", "run", "--", "sleep", "30"],
-        cwd=tmp_path,
-        stderr=subprocess.DEVNULL,
-    )
+    ready = tmp_path / "holder.ready"
+    holder = start_cgseq("run", "--", "sh", "-c", f"touch {ready}; exec sleep 30", cwd=tmp_path)
     try:
-        time.sleep(1.0)
-        head = queued(tmp_path, "head")  # next in line: prepares ahead of its turn
-        time.sleep(1.0)
+        wait_until(lambda: ready.exists() or holder.proc.poll() is not None, 30, "the holder")
+        assert ready.exists(), holder.stderr
+        # The head gets ready (on_next) before it announces its wait; the one behind it only
+        # waits. So once each has said it waits, all it does before its turn is done.
+        head = queued(tmp_path, "head")
+        head.wait_stderr(WAITING, 30)
         behind = queued(tmp_path, "behind")
-        time.sleep(2.0)
-        assert head.poll() is None and behind.poll() is None, "waiters did not wait"
+        behind.wait_stderr(WAITING, 30)
         for waiter in (behind, head):
-            waiter.send_signal(signal.SIGTERM)  # while still waiting
-        outputs = {
-            "head": head.communicate(timeout=20)[1],
-            "behind": behind.communicate(timeout=20)[1],
-        }
+            waiter.proc.send_signal(signal.SIGTERM)  # while still waiting
+        codes = {"head": head.wait(20), "behind": behind.wait(20)}
     finally:
-        holder.send_signal(signal.SIGTERM)
+        holder.proc.send_signal(signal.SIGTERM)
         holder.wait(20)
-    assert head.returncode == behind.returncode == 128 + signal.SIGTERM
+    assert codes == {"head": 128 + signal.SIGTERM, "behind": 128 + signal.SIGTERM}
     leftover = [g for g in Path("/sys/fs/cgroup").glob(f"*/cgseq/{head.pid}-*")]
     assert leftover == [], "the head waiter's prepared group outlived it"
-    for name, stderr in outputs.items():
-        assert "waiting for turn" in stderr, stderr[-500:]
-        assert "interrupted by signal 15 while waiting" in stderr
+    for name, waiter in (("head", head), ("behind", behind)):
+        stderr = waiter.stderr
+        assert "interrupted by signal 15 while waiting" in stderr, stderr[-500:]
         heavy = imported(stderr) & set(FORBIDDEN)
         assert not heavy, f"the {name} waiter imported {heavy} before its turn"

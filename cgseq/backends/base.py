@@ -47,12 +47,16 @@ class Availability:
     fix: str | None = None  # the exact fix when unavailable or partial
     enforces: Mapping[str, str] = field(default_factory=dict)  # limit -> "kernel: memory.max"
     kernel: bool = False  # limits are enforced by the kernel, not by sampling
+    root_jobs: str | None = None  # what a job running as root can still do to its limits
 
 
 class JobGroup(Protocol):
     """The processes of one job, as a backend tracks and limits them."""
 
     poll_interval: float | None
+    # The group is a cgroup v2 group: a root job then starts in a new cgroup namespace
+    # rooted at it, so (v2 mounted with nsdelegate) it cannot move itself out of it.
+    cgroup_namespace: bool
 
     def place(self, pid: int) -> None:
         """Move the held first process into the group and verify every requested limit."""

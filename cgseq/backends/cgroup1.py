@@ -54,6 +54,8 @@ class Cgroup1Group(KernelGroup):
         super().__init__(job_id, limits, freezer)
         self.by_controller = paths
         self.poll_interval: float | None = POLL_INTERVAL
+        # only the v2 tracking group: cgroup namespaces do not confine v1 hierarchies
+        self.cgroup_namespace = TRACKING_KEY in paths
 
     def paths(self) -> list[Path]:
         return list(self.by_controller.values())
@@ -150,7 +152,12 @@ class Cgroup1Backend:
             reason, fix = problem
             return Availability(NAME, False, reason, fix=fix)
         return Availability(
-            NAME, True, _describe(cgroupfs.find_mounts()), enforces=_ENFORCES, kernel=True
+            NAME,
+            True,
+            _describe(cgroupfs.find_mounts()),
+            enforces=_ENFORCES,
+            kernel=True,
+            root_jobs=_ROOT_JOBS,
         )
 
     def open_group(self, spec: JobSpec, job_id: str) -> Cgroup1Group:
@@ -163,6 +170,12 @@ class Cgroup1Backend:
     def reap(self, record: Mapping[str, Any]) -> list[str]:
         return cgroupfs.reap_record(NAME, dict(record))
 
+
+_ROOT_JOBS = (
+    "a root job can move itself out of its v1 memory/pids groups and go unlimited: cgroup "
+    "namespaces do not confine v1 hierarchies (its own one keeps it only in its v2 tracking "
+    "group, with nsdelegate); use cgroup2 or systemd for jobs you do not trust with root"
+)
 
 _ENFORCES = {
     MEMORY: "kernel: memory.limit_in_bytes",

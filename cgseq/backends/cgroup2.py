@@ -80,6 +80,7 @@ class Cgroup2Group(KernelGroup):
     def __init__(self, job_id: str, limits: Limits, path: Path) -> None:
         super().__init__(job_id, limits, cgroupfs.Freezer.for_group(path))
         self.path = path
+        self.cgroup_namespace = True
         sampled = not (path / "memory.peak").exists() or not (path / "pids.peak").exists()
         self.poll_interval: float | None = (
             POLL_INTERVAL if sampled or limits.pids is not None else None
@@ -161,7 +162,12 @@ class Cgroup2Backend:
         if isinstance(found, tuple):
             return Availability(NAME, False, found[0], fix=found[1])
         return Availability(
-            NAME, True, f"{found.how}; {_kernel_features()}", enforces=_ENFORCES, kernel=True
+            NAME,
+            True,
+            f"{found.how}; {_kernel_features()}",
+            enforces=_ENFORCES,
+            kernel=True,
+            root_jobs=cgroupfs.root_jobs_v2(cgroupfs.find_mounts()),
         )
 
     def open_group(self, spec: JobSpec, job_id: str) -> Cgroup2Group:

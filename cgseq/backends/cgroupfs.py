@@ -7,7 +7,9 @@ it back, creating and removing group directories, killing a group's processes, a
 finding the groups of supervisors that died (``reap_orphans``).
 
 Safety rule: cgseq only writes below ``<hierarchy>/<parent>/`` (``CGSEQ_CGROUP_PARENT``,
-default ``cgseq``) and only removes directories whose name is one of its job ids.
+default ``cgseq``) and only removes directories whose name is one of its job ids. A
+record from the state dir (which anyone who can write it can forge) is held to the same
+rule before anything it names is touched, and only once its job's supervisor is dead.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISDIR
 
 from cgseq import jobids
 from cgseq.errors import BackendUnavailable
@@ -73,6 +76,45 @@ def find_mounts(mountinfo: str | None = None) -> Mounts:
                 if option in V1_CONTROLLERS:
                     v1.setdefault(option, point)
     return Mounts(v1, v2)
+
+
+def nsdelegate(mountinfo: str | None = None) -> bool:
+    """The v2 tree is mounted with ``nsdelegate`` (Linux >= 4.13; systemd mounts it so).
+
+    Only then does a cgroup namespace confine: a process in one can move itself only
+    between groups below the namespace's root, and cannot write that root's limits.
+    """
+    if mountinfo is None:
+        try:
+            mountinfo = Path("/proc/self/mountinfo").read_text()
+        except OSError:
+            return False
+    for line in mountinfo.splitlines():
+        extra = line.partition(" - ")[2].split()
+        if len(extra) >= 3 and extra[0] == "cgroup2":
+            return "nsdelegate" in extra[2].split(",")
+    return False
+
+
+ROOT_ESCAPES = (
+    "it can still setns(2) into PID 1's cgroup namespace (CAP_SYS_ADMIN) and leave, or have "
+    "a process started outside (systemd-run, cron, ssh): do not give untrusted jobs root"
+)
+
+
+def root_jobs_v2(mounts: Mounts) -> str:
+    """What a job running as root can do to a v2 group it entered a cgroup namespace at."""
+    if nsdelegate():
+        return (
+            "a root job runs in its own cgroup namespace (Linux >= 4.6) and, v2 being mounted "
+            "with nsdelegate, cannot move itself out of its group or raise its own limits; "
+            + ROOT_ESCAPES
+        )
+    return (
+        f"a root job can move itself out of its group and go unlimited: {mounts.v2} lacks "
+        "nsdelegate, so its own cgroup namespace does not stop it "
+        f"(fix: mount -o remount,nsdelegate {mounts.v2}, from the initial namespace)"
+    )
 
 
 def own_v2_cgroup(mounts: Mounts) -> Path | None:
@@ -398,7 +440,7 @@ def wait_empty(paths: Sequence[Path], timeout: float = 5.0) -> bool:
 
 
 def job_dirs_under(bases: Iterable[Path]) -> dict[str, list[Path]]:
-    """Job id -> its group dirs below each base (only names that are cgseq job ids)."""
+    """Job id -> its group dirs below each base (only real dirs named like cgseq job ids)."""
     found: dict[str, list[Path]] = {}
     for base in bases:
         try:
@@ -406,9 +448,17 @@ def job_dirs_under(bases: Iterable[Path]) -> dict[str, list[Path]]:
         except OSError:
             continue
         for entry in entries:
-            if entry.is_dir() and jobids.parse(entry.name) is not None:
+            if real_dir(entry) and jobids.parse(entry.name) is not None:
                 found.setdefault(entry.name, []).append(entry)
     return found
+
+
+def real_dir(path: Path) -> bool:
+    """A directory itself, not a symlink to one (``lstat``: a link is never followed)."""
+    try:
+        return S_ISDIR(os.lstat(path).st_mode)
+    except (OSError, ValueError):  # ValueError: a NUL in a forged path
+        return False
 
 
 def parent_dirs(parent: str | None = None, mounts: Mounts | None = None) -> list[Path]:
@@ -416,7 +466,12 @@ def parent_dirs(parent: str | None = None, mounts: Mounts | None = None) -> list
 
     For v2 that is the tree's root and, for delegated subtrees, this process's own
     cgroup and its parent (cgroup2 moves itself into a leaf of the delegated group).
+    Only those that exist as real directories.
     """
+    return [base for base in _parent_places(parent, mounts) if real_dir(base)]
+
+
+def _parent_places(parent: str | None = None, mounts: Mounts | None = None) -> list[Path]:
     parent = parent or parent_name()
     mounts = mounts or find_mounts()
     bases = [mounts.v1[name] / parent for name in V1_CONTROLLERS if name in mounts.v1]
@@ -426,7 +481,7 @@ def parent_dirs(parent: str | None = None, mounts: Mounts | None = None) -> list
         for base in candidates:
             if base.is_relative_to(mounts.v2) and base / parent not in bases:
                 bases.append(base / parent)
-    return [base for base in bases if base.is_dir()]
+    return bases
 
 
 def reap_job(job_id: str, paths: Sequence[Path]) -> list[str]:
@@ -460,24 +515,44 @@ def reap_orphans(parent: str | None = None) -> list[str]:
 
 
 def reap_record(backend: str, record: dict[str, object]) -> list[str]:
-    """``Backend.reap`` for the cgroup backends: only the groups the record names."""
+    """``Backend.reap`` for the cgroup backends: only groups cgseq can verify as its own.
+
+    The record is untrusted (anyone who can write the state dir can forge it): each group
+    must be ``<cgseq's parent>/<job id>`` (see :func:`paths_from_record`), and the job id's
+    supervisor must be dead.
+    """
     job_id, paths = paths_from_record(backend, record)
     if jobids.supervisor_alive(job_id):  # a live supervisor still owns its job
         return []
-    return reap_job(job_id, [path for path in paths if path.is_dir()])
+    if is_kept(paths):  # --leftovers keep: never killed, removed once empty
+        remove_if_empty(paths)
+        return []
+    return reap_job(job_id, paths)
 
 
 def paths_from_record(backend: str, record: dict[str, object]) -> tuple[str, list[Path]]:
-    """Validate a record's job id and paths: each must be ``<...>/<parent>/<job id>``."""
-    job_id = str(record.get("job_id", ""))
-    raw = record.get("paths")
-    if jobids.parse(job_id) is None or not isinstance(raw, list):
-        raise BackendUnavailable(backend, f"not a {backend} job record: {record!r}")
-    paths = [Path(str(item)) for item in raw]
-    mounts = find_mounts()
-    roots = [*mounts.v1.values(), *([mounts.v2] if mounts.v2 is not None else [])]
+    """The record's job id and its groups that exist; refuses anything cgseq did not create.
+
+    Each path must be exactly ``<parent dir>/<job id>`` for one of this backend family's
+    parent dirs (``<hierarchy>/<CGSEQ_CGROUP_PARENT>``) and, where it exists, a real
+    directory below a real directory. A group already gone is skipped.
+    """
+    job_id, raw = record.get("job_id"), record.get("paths")
+    if not isinstance(job_id, str) or jobids.parse(job_id) is None:
+        raise BackendUnavailable(backend, f"record has no job id ({str(job_id)[:40]!r}): untouched")
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise BackendUnavailable(backend, f"record of job {job_id} has no list of paths: untouched")
+    allowed = {base / job_id for base in _parent_places()}
+    paths = [Path(item) for item in raw]
     for path in paths:
-        inside = any(path.is_relative_to(root) and path != root for root in roots)
-        if path.name != job_id or ".." in path.parts or not inside:
-            raise BackendUnavailable(backend, f"record names {path}, not a group of job {job_id}")
-    return job_id, paths
+        if path not in allowed or (os.path.lexists(path) and not _real_group(path)):
+            raise BackendUnavailable(
+                backend,
+                f"record names {str(path)[:200]!r}, not group {job_id} below cgseq's parent "
+                f"{parent_name()!r}: untouched",
+            )
+    return job_id, [path for path in paths if real_dir(path)]
+
+
+def _real_group(path: Path) -> bool:
+    return real_dir(path) and real_dir(path.parent)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from cgseq.backends import cgroupfs
 from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability
 from cgseq.backends.cgroupfs import PAGE_SIZE, controllers, read_int, read_keyed, write
 from cgseq.errors import BackendUnavailable
@@ -130,6 +131,19 @@ def is_our_unit(name: str) -> bool:
     return name.startswith(UNIT_PREFIX) and name.endswith(".scope") and "/" not in name
 
 
+def unit_job_ids(name: str) -> list[str]:
+    """The job ids ``cgseq-<project>-<job id>.scope`` can carry (a slug may look like a pid).
+
+    The slug has no ``-``; without one the job id is the whole middle. Both readings that
+    parse as a job id are returned, so a caller can spare the unit if either is alive.
+    """
+    from cgseq import jobids
+
+    middle = name[len(UNIT_PREFIX) : -len(".scope")]
+    readings = [middle, middle.partition("-")[2]]
+    return [job_id for job_id in dict.fromkeys(readings) if jobids.parse(job_id) is not None]
+
+
 def scope_properties(spec: JobSpec, pid: int) -> dict[bytes, Any]:
     limits = spec.limits
     description = f"cgseq: {' '.join(spec.argv)}"[:200]
@@ -177,9 +191,19 @@ class SystemdBackend:
         return ScopeGroup(spec, unit_name(spec, job_id), _open_bus())
 
     def reap(self, record: Mapping[str, Any]) -> list[str]:
-        name = str(record.get("unit", ""))
-        if not is_our_unit(name):
+        """Stop a dead job's scope; the record is untrusted, so the unit is verified first.
+
+        Only a unit named like ours whose job id's supervisor is dead, and (once systemd
+        answers) whose cgroup lies in our slice, is touched.
+        """
+        from cgseq import jobids
+
+        name = record.get("unit")
+        if not isinstance(name, str) or not is_our_unit(name):
             return []  # never touch a unit cgseq did not create
+        ids = unit_job_ids(name)
+        if not ids or any(jobids.supervisor_alive(job_id) for job_id in ids):
+            return []  # not ours to judge, or a live supervisor still owns it
         bus = _open_bus()
         try:
             return _reap_unit(bus, name)
@@ -233,7 +257,8 @@ def _probe_manager() -> Availability:
         TRACKING: "kernel: scope cgroup",
     }
     reason = f"transient scopes in {SLICE} of the {who} (systemd {version})"
-    return Availability(NAME, True, reason, enforces=enforces, kernel=True)
+    root_jobs = cgroupfs.root_jobs_v2(cgroupfs.find_mounts())  # a scope is a v2 group
+    return Availability(NAME, True, reason, enforces=enforces, kernel=True, root_jobs=root_jobs)
 
 
 def _reap_unit(bus: Any, name: str) -> list[str]:
@@ -245,6 +270,8 @@ def _reap_unit(bus: Any, name: str) -> list[str]:
     if state in ("", "inactive"):
         _reset(bus, name)
         return []
+    if not _in_our_slice(bus, name):
+        raise BackendUnavailable(NAME, f"scope {name} is not in {SLICE}: untouched")
     with contextlib.suppress(*errors):
         _call(bus, b"KillUnit", b"ssi", [name, "all", signals.SIGKILL])
     _stop_and_reset(bus, name)
@@ -261,6 +288,16 @@ def _unit_state(bus: Any, name: str) -> str:
     return _text(
         bus.get_property(_DEST, path, b"org.freedesktop.systemd1.Unit", b"ActiveState", b"s")
     )
+
+
+def _in_our_slice(bus: Any, name: str) -> bool:
+    """Its ControlGroup (systemd's word) is ``.../cgseq.slice/<name>``, as we start scopes."""
+    try:
+        path = _call(bus, b"GetUnit", b"s", [name])
+        group = _text(bus.get_property(_DEST, path, _SCOPE, b"ControlGroup", b"s"))
+    except _bus_errors():
+        return False
+    return group.rstrip("/").endswith(f"/{SLICE}/{name}")
 
 
 def _reset(bus: Any, name: str) -> None:
@@ -288,6 +325,7 @@ class ScopeGroup:
         self.spec = spec
         self.unit = unit
         self.poll_interval: float | None = max(spec.poll_interval, 0.05)
+        self.cgroup_namespace = True  # a scope is a cgroup v2 group (pure v2 hosts)
         self._bus = bus
         self._cgroup: Path | None = None
         self._enforced: dict[str, str] = {TRACKING: f"kernel: systemd scope {unit}"}

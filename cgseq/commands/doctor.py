@@ -52,9 +52,11 @@ def _print(
         kind = " (kernel-enforced)" if availability.kernel and availability.available else ""
         print(f"[{mark}] {availability.backend}{kind}: {availability.reason}")
         for limit, how in availability.enforces.items():
-            print(f"        {limit:<8} {how}")
+            print(f"        {limit:<10} {how}")  # "overshoot" (poll) is the widest
         if availability.fix:
             print(f"        fix: {availability.fix}")
+        if availability.root_jobs and availability.available:
+            print(f"        root jobs: {availability.root_jobs}")
         canary = canaries.get(availability.backend)
         if canary:
             print(f"        canary: {canary['summary']}")

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import os
 import shlex
+import stat
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from cgseq import config
 from cgseq.api import RunContext, run
-from cgseq.errors import UsageError
+from cgseq.errors import CgseqError, UsageError
 from cgseq.model import JobSpec, Limits, TerminationReason
 from cgseq.project import project_root
 from cgseq.turns import Turn, process_start_ns
@@ -35,10 +38,16 @@ def run_command(args: argparse.Namespace) -> int:
         project_root(os.getcwd()), {o.name: getattr(args, o.name) for o in config.OPTIONS}
     )
     spec = build_spec(argv, {name: s.value for name, s in settings.items()})
+    report = _ReportFile(args.report) if args.report is not None else None  # exit 2 before
     # this process exists to ask for a turn: it asked when the kernel started it
     context = RunContext(on_wait=_announce_wait, notice=_notice, asked=process_start_ns())
-    result = run(spec, context)
-    _report(result, args)
+    try:
+        result = run(spec, context)
+    except BaseException:
+        if report is not None:
+            report.discard()  # no job, no result: leave no empty report behind
+        raise
+    _report(result, args, report)
     if spec.record and (args.verbose or _notable(result)):
         _log(result, args.verbose)
     return result.exit_code
@@ -57,7 +66,10 @@ def _log(result: JobResult, verbose: bool) -> None:
     from cgseq.statedir import state_dir
 
     data = result.to_json()
-    log_event(state_dir(), "job.finished", verbose=verbose, **data)
+    try:
+        log_event(state_dir(), "job.finished", verbose=verbose, **data)
+    except (CgseqError, OSError) as exc:  # the job ran: its exit code stands, the log is extra
+        _notice(f"warning: job not recorded in the event log: {exc}")
 
 
 def _command(raw: list[str]) -> tuple[str, ...]:
@@ -90,7 +102,8 @@ def build_spec(argv: tuple[str, ...], values: dict[str, Any]) -> JobSpec:
 
 
 def _notice(line: str) -> None:
-    print(f"cgseq: {line}", file=sys.stderr, flush=True)
+    one_line = line.replace("\r", "\\r").replace("\n", "\\n")  # a command may hold a newline
+    print(f"cgseq: {one_line}", file=sys.stderr, flush=True)
 
 
 def _announce_wait(turn: Turn) -> None:
@@ -126,7 +139,7 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _report(result: JobResult, args: argparse.Namespace) -> None:
+def _report(result: JobResult, args: argparse.Namespace, report: _ReportFile | None) -> None:
     command = _short(_display(result.argv))
     for line in result.leftovers_killed:
         _notice(f"{'' if line.startswith('kept') else 'killed '}{line} left by {command}")
@@ -136,17 +149,67 @@ def _report(result: JobResult, args: argparse.Namespace) -> None:
     elif result.reason in (TerminationReason.NOT_FOUND, TerminationReason.NOT_EXECUTABLE):
         _notice(result.detail or result.reason.value)
     data = result.to_json()
-    if args.report:
-        with open(args.report, "w") as handle:
-            json.dump(data, handle, indent=2)
+    if report is not None:
+        report.write(json.dumps(data, indent=2))
     if args.json:
         _emit(json.dumps(data, indent=2))
 
 
 def _emit(text: str) -> None:
-    """Print to stdout; a reader that went away (``| head``) must not turn into an error."""
+    """Print to stdout; a reader that went away (``| head``) must not turn into an error,
+    nor a stdout that fails (``> /dev/full``) replace the job's exit code: one warning."""
     try:
         print(text, flush=True)
-    except BrokenPipeError:
+    except OSError as exc:
+        if not isinstance(exc, BrokenPipeError):
+            _notice(f"warning: could not write the result to stdout: {exc.strerror}")
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+
+
+class _ReportFile:
+    """``--report FILE``, opened before the job: a path that cannot be written is exit 2
+    then, with nothing run, not a lost exit code after the job. A write that still fails
+    (``/dev/full``: the open works, the write gets ENOSPC) is one warning line.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+        self.created = not os.path.lexists(path)
+        try:  # no O_TRUNC: an older report stays until the new one replaces it
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: a FIFO nobody reads yet; opened at the end
+                raise UsageError(f"cannot write --report {path!r}: {exc.strerror}") from None
+        else:
+            os.set_blocking(self.fd, True)
+
+    def write(self, text: str) -> None:
+        fd = self.fd
+        try:
+            fd = fd if fd is not None else os.open(self.path, os.O_WRONLY | os.O_CLOEXEC)
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.ftruncate(fd, 0)
+            data = text.encode()
+            while data:
+                data = data[os.write(fd, data) :]
+        except OSError as exc:
+            _notice(f"warning: could not write the report to {self.path}: {exc.strerror}")
+        finally:
+            self._close(fd)
+
+    def discard(self) -> None:
+        """Remove the file this run created, if it is still the one we opened."""
+        if self.fd is not None and self.created:
+            with contextlib.suppress(OSError):
+                mine, there = os.fstat(self.fd), os.stat(self.path)
+                if (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino):
+                    os.unlink(self.path)
+        self._close(self.fd)
+
+    def _close(self, fd: int | None) -> None:
+        self.fd = None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)

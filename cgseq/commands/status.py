@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from cgseq import jobids
 from cgseq.statedir import state_dir
 from cgseq.turns import live_tickets, read_json, slot_taken
 from cgseq.units import format_duration, format_size
 
+JOB_ENV = "CGSEQ_JOB_ID"  # the job's id in its environment (proctree.JOB_ENV; no psutil here)
+
 
 def status_command(args: argparse.Namespace) -> int:
     slots = [_slot(path) for path in sorted((state_dir() / "slots").glob("*"))]
-    busy = [slot for slot in slots if slot["running"] or slot["waiting"]]
+    busy = [slot for slot in slots if slot["running"] or slot["waiting"] or slot["unsupervised"]]
     if args.json:
         print(json.dumps({"slots": busy}, indent=2))
         return 0
@@ -34,8 +39,92 @@ def _slot(path: Path) -> dict[str, Any]:
     if queue and holder and holder.get("pid") == queue[0].get("pid"):
         running = holder
     waiting = queue[1:] if running or (queue and slot_taken(path)) else queue
-    label = (running or (queue[0] if queue else {})).get("cwd", path.name)
-    return {"slot": path.name, "where": label, "running": running, "waiting": waiting}
+    unsupervised = _unsupervised(path, holder) if holder and not running else None
+    shown = running or (unsupervised and holder) or (queue[0] if queue else {})
+    label = shown.get("cwd", path.name)
+    return {
+        "slot": path.name,
+        "where": label,
+        "running": running,
+        "waiting": waiting,
+        "unsupervised": unsupervised,
+    }
+
+
+def _unsupervised(path: Path, holder: dict[str, Any]) -> dict[str, Any] | None:
+    """A holder record while nobody holds the slot: its supervisor died, maybe not its job.
+
+    (A holder removes its record before it lets go of the slot, so the free lock is proof.)
+    The record is data anyone with the state dir could have written: only shown, never acted on.
+    """
+    if slot_taken(path):
+        return None
+    job_id, job_pid = str(holder.get("job_id", "")), holder.get("job_pid")
+    alive = isinstance(job_pid, int) and _is_job(job_pid, job_id)
+    elapsed = _running_for(job_pid, holder) if alive and isinstance(job_pid, int) else None
+    limits = holder.get("limits")
+    timeout = _number(limits.get("timeout") if isinstance(limits, dict) else None)
+    argv = holder.get("argv")
+    return {
+        "supervisor_pid": holder.get("pid"),
+        "job_pid": job_pid,
+        "job_id": job_id,
+        "job_running": alive,
+        "argv": [str(arg) for arg in argv] if isinstance(argv, list) else [],
+        "backend": holder.get("backend"),
+        "running_for": elapsed,
+        "timeout": timeout,
+        "past_timeout": bool(elapsed is not None and timeout and elapsed > timeout),
+    }
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None  # a record is data: a wrong type is shown as unknown, never a traceback
+    return float(value)
+
+
+def _is_job(pid: int, job_id: str) -> bool:
+    """Is ``pid`` (alive, not a zombie) still the job: in its group or with its id in its env?"""
+    if jobids.parse(job_id) is None:  # not one of ours (an empty id would match any group)
+        return False
+    if not sys.platform.startswith("linux"):
+        return _is_job_psutil(pid, job_id)
+    fields = jobids.stat_fields(pid)
+    if not fields or fields[0] in ("Z", "X"):
+        return False
+    try:
+        if f"/{job_id}" in Path(f"/proc/{pid}/cgroup").read_text():
+            return True
+        marker = f"{JOB_ENV}={job_id}".encode()
+        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def _is_job_psutil(pid: int, job_id: str) -> bool:
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        running = process.status() != psutil.STATUS_ZOMBIE
+        return running and process.environ().get(JOB_ENV) == job_id
+    except psutil.Error:
+        return False
+
+
+def _running_for(pid: int, holder: dict[str, Any]) -> float:
+    """Seconds since the job started, by the kernel's start time where there is /proc.
+
+    Field 22 counts from boot on CLOCK_BOOTTIME's base (Linux 5.3+: start_boottime), so a
+    step of the wall clock does not change it; else the record's wall-clock ``since``.
+    """
+    fields = jobids.stat_fields(pid)
+    if fields and hasattr(time, "CLOCK_BOOTTIME"):
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started)
+    since = _number(holder.get("since"))
+    return max(0.0, time.time() - since) if since is not None else 0.0
 
 
 def _print_slot(slot: dict[str, Any]) -> None:
@@ -49,11 +138,28 @@ def _print_slot(slot: dict[str, Any]) -> None:
             f"{format_duration(now - running.get('since', now))}  "
             f"backend {running.get('backend')}{usage}"
         )
+    if slot["unsupervised"]:
+        print(f"  {_describe_unsupervised(slot['unsupervised'])}")
     for place, waiter in enumerate(slot["waiting"], 1):
         print(
             f"  waiting  {place}. {shlex.join(waiter.get('argv', []))}  pid {waiter.get('pid')}  "
             f"for {format_duration(now - waiter.get('since', now))}"
         )
+
+
+def _describe_unsupervised(found: dict[str, Any]) -> str:
+    argv, supervisor = shlex.join(found["argv"]), found["supervisor_pid"]
+    head = f"unsupervised  {argv}: supervisor pid {supervisor} died"
+    if not found["job_running"]:
+        return f"{head}; job pid {found['job_pid']} ended; 'cgseq doctor --clean' ends what it left"
+    late = ""
+    if found["past_timeout"]:
+        late = f", past its timeout of {format_duration(found['timeout'])}"
+    return (
+        f"{head}; job pid {found['job_pid']} still running{late} "
+        f"(running {format_duration(found['running_for'])}, backend {found['backend']}); "
+        "'cgseq doctor --clean' or the next run here ends it"
+    )
 
 
 def _usage(holder: dict[str, Any]) -> str:

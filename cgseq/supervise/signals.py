@@ -8,7 +8,21 @@ import signal
 from collections.abc import Iterator
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-WATCHED = (*FORWARDED, signal.SIGCHLD)
+# A shell starts a job with some signals ignored: `cmd &` without job control ignores
+# SIGINT and SIGQUIT (POSIX 2.11), nohup ignores SIGHUP. What cgseq found ignored stays
+# ignored, for cgseq (it neither acts on nor forwards it) and for the job (spawn keeps it).
+KEPT_IGNORED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)
+JOB_CONTROL = (signal.SIGCHLD, signal.SIGCONT)  # a child stopped or exited; we were continued
+
+
+def ignored(signum: int) -> bool:
+    """Ignored since cgseq started: cgseq itself only ever sets handlers, never SIG_IGN."""
+    return signal.getsignal(signum) == signal.SIG_IGN
+
+
+def stop_signals() -> list[int]:
+    """The signals that end a run: SIGINT, SIGTERM, SIGHUP unless ignored at start."""
+    return [signum for signum in FORWARDED if not ignored(signum)]
 
 
 class SignalPipe:
@@ -29,7 +43,8 @@ class SignalPipe:
     @contextlib.contextmanager
     def installed(self) -> Iterator[SignalPipe]:
         previous_fd = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
-        previous = {s: signal.signal(s, _note) for s in WATCHED}
+        watched = (*stop_signals(), *JOB_CONTROL)
+        previous = {s: signal.signal(s, _note) for s in watched}
         try:
             yield self
         finally:

@@ -3,6 +3,12 @@
 The loop sleeps in ``select()`` on the signal pipe until the next deadline (sample,
 timeout, kill escalation), so it costs nothing between events. The first reason
 recorded for the end of the job wins.
+
+Job control: when the terminal stops the job (^Z, or a background read or write), cgseq
+stops with it, so the shell sees its job stopped; on the shell's ``fg`` it gives the
+terminal back to the job and continues it, on ``bg`` it continues it in the background.
+``--timeout`` is wall time, as with timeout(1): it runs on while the job is stopped, and
+a deadline (or a signal) that came meanwhile acts as soon as cgseq is continued.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from cgseq.backends.base import JobGroup
 from cgseq.errors import EXIT_NOT_FOUND, EXIT_SIGNAL_BASE, EXIT_TIMEOUT, SpawnError
 from cgseq.model import Breach, JobSpec, TerminationReason, Usage
 from cgseq.supervise.signals import SignalPipe
-from cgseq.supervise.spawn import HeldChild, spawn_held
+from cgseq.supervise.spawn import HeldChild, hand_terminal, spawn_held
 
 EMPTY_WAIT = 10.0  # seconds to wait for a killed group to empty before giving up
 LEFTOVER_TICK = 0.1
@@ -40,10 +46,11 @@ class Attempt:
 
 @dataclass
 class Hooks:
-    """Callbacks for the run command: job started (pid), periodic usage, once a second."""
+    """Callbacks for the run command: job started (pid), usage once a second, warnings."""
 
     started: Callable[[int], None] = lambda pid: None
     tick: Callable[[Usage], None] = lambda usage: None
+    warn: Callable[[str], None] = lambda line: None
 
 
 class Supervisor:
@@ -68,6 +75,7 @@ class Supervisor:
         self.next_tick = time.monotonic() + TICK
         self.kept = False
         self.escalated = False  # SIGKILL sent: the grace period is over
+        self.stopped_by: int | None = None  # the job's main process stopped (WUNTRACED)
 
     def prepare(self) -> None:
         """Spawn the job's first process held before exec, and place it in the group.
@@ -75,7 +83,13 @@ class Supervisor:
         May run before the turn is ours (the head waiter prepares while the holder runs);
         raises BackendUnavailable when the group does not take the process or its limits.
         """
-        child = spawn_held(self.spec.argv, cwd=self.spec.cwd, env=self.env, foreground_tty=self.tty)
+        child = spawn_held(
+            self.spec.argv,
+            cwd=self.spec.cwd,
+            env=self.env,
+            foreground_tty=self.tty,
+            cgroup_namespace=self.group.cgroup_namespace,
+        )
         self.pid = child.pid
         try:
             self.group.place(child.pid)
@@ -96,6 +110,12 @@ class Supervisor:
     def run(self, signals: SignalPipe) -> Attempt:
         self.signals = signals
         try:
+            return self._run()
+        finally:
+            self._hand_terminal(self.pid, os.getpgrp())  # back to us, if the job has it
+
+    def _run(self) -> Attempt:
+        try:
             self._start()
         except SpawnError as exc:
             self._wait_main()
@@ -113,13 +133,19 @@ class Supervisor:
             self.prepare()
         child, self.child = self.child, None
         assert child is not None
-        self.hooks.started(child.pid)
+        try:
+            self.hooks.started(child.pid)  # e.g. the holder record cannot be written
+        except BaseException:
+            child.abandon()  # the job never runs: its held process exits unrun, the group empties
+            self._wait_main()
+            raise
         now = time.monotonic()
         if self.spec.limits.timeout is not None:
             self.deadline = now + self.spec.limits.timeout
         if self.group.poll_interval is not None:
             self.next_sample = now
-        child.release()
+        for line in child.release():
+            self.hooks.warn(line)
 
     def _wait_main(self) -> None:
         _, self.status = os.waitpid(self.pid, 0)
@@ -128,6 +154,8 @@ class Supervisor:
         while True:
             self._on_signals(self.signals.drain())
             self._reap()
+            if self.stopped_by is not None:
+                self._follow_stop(self.stopped_by)
             now = time.monotonic()
             self._on_deadlines(now)
             if self.status is not None and self._leftovers_done():
@@ -143,15 +171,49 @@ class Supervisor:
     def _reap(self) -> None:
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG | os.WUNTRACED)
             except ChildProcessError:  # no children at all: the job's status cannot come
                 if self.status is None:
                     self.status = LOST_STATUS
                 return
             if pid == 0:
                 return
-            if pid == self.pid:
+            if pid == self.pid and os.WIFSTOPPED(status):
+                self.stopped_by = os.WSTOPSIG(status)
+            elif pid == self.pid:
                 self.status = status
+
+    def _follow_stop(self, signum: int) -> None:
+        """The job stopped: with a terminal, stop too until the shell's fg or bg (see above).
+
+        Without one nobody could continue us, and a stopped cgseq would not act on SIGTERM:
+        it stays awake, and ending the job continues it (``_signal``).
+        """
+        self.stopped_by = None
+        if self._terminal() is None or self.status is not None or self.breach is not None:
+            return
+        self._hand_terminal(self.pid, os.getpgrp())
+        # Returns once the shell continues us; the kernel drops it if our group is
+        # orphaned (no shell to continue us), and then the job goes on at once.
+        os.killpg(0, signum if signum in (signal.SIGTTIN, signal.SIGTTOU) else signal.SIGTSTP)
+        self._hand_terminal(os.getpgrp(), self.pid)  # fg: the terminal is ours again
+        self.group.signal(signal.SIGCONT)
+
+    def _terminal(self) -> int | None:
+        """The terminal the job shares with us: the one it got, or stdin's (we were bg)."""
+        if self.tty is not None:
+            return self.tty
+        return 0 if os.isatty(0) else None
+
+    def _hand_terminal(self, holder: int, to: int) -> None:
+        tty = self._terminal()
+        if tty is not None and self.pid:
+            hand_terminal(tty, holder, to)
+
+    def _signal(self, signum: int) -> None:
+        """Pass ``signum`` on, then SIGCONT: a stopped job acts on it only once continued."""
+        self.group.signal(signum)
+        self.group.signal(signal.SIGCONT)
 
     def _on_signals(self, received: list[int]) -> None:
         for signum in received:
@@ -172,7 +234,7 @@ class Supervisor:
             self.escalated = True
             self.group.kill()
         else:
-            self.group.signal(signum)
+            self._signal(signum)
 
     def _on_deadlines(self, now: float) -> None:
         if self.deadline is not None and now >= self.deadline:
@@ -180,7 +242,7 @@ class Supervisor:
             self._end_for(
                 Breach(TerminationReason.TIMEOUT, f"timed out after {self.spec.limits.timeout:g}s")
             )
-            self.group.signal(signal.SIGTERM)
+            self._signal(signal.SIGTERM)
             self.escalate_at = now + self.spec.limits.kill_grace
         if self.escalate_at is not None and now >= self.escalate_at:
             self.escalate_at = None

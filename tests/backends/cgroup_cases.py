@@ -10,14 +10,13 @@ the test process a child subreaper while the test runs and reaps every child it 
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,9 @@ from cgseq.backends.base import Backend, JobGroup
 from cgseq.jobids import new_job_id
 from cgseq.model import Breach, JobSpec, Limits, TerminationReason
 from cgseq.supervise.spawn import spawn_held
+from tests.conftest import require
+from tests.support import pid_running as alive
+from tests.support import wait_until
 
 TESTS = Path(__file__).resolve().parents[1]
 HELPERS = TESTS / "helpers"
@@ -36,31 +38,6 @@ REPO = TESTS.parent
 PARENT = "cgseq-test"  # tests' own parent group below each hierarchy root
 MB = 1 << 20
 PR_SET_CHILD_SUBREAPER = 36
-
-
-def _shared_require() -> Callable[[str, bool, str], None]:
-    """tests/conftest.py's ``require`` (several conftest modules share the name "conftest")."""
-    spec = importlib.util.spec_from_file_location("cgseq_tests_conftest", TESTS / "conftest.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    found: Callable[[str, bool, str], None] = module.require
-    return found
-
-
-require = _shared_require()
-
-
-def wait_until(check: Callable[[], Any], timeout: float, step: float = 0.02) -> Any:
-    """Poll ``check`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {check}")
-        time.sleep(step)
 
 
 def _subreaper(on: bool) -> None:
@@ -77,15 +54,6 @@ def reap(pids: set[int]) -> None:
                 pids.discard(pid)
         except ChildProcessError:
             pids.discard(pid)
-
-
-def alive(pid: int) -> bool:
-    """Running, not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 @dataclass

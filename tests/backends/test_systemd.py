@@ -8,14 +8,12 @@ manager (capability ``systemd``), as any other user to the user's manager
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,22 +24,12 @@ from cgseq.backends.base import Availability
 from cgseq.jobids import new_job_id
 from cgseq.model import Breach, JobSpec, Limits, TerminationReason, Usage
 from cgseq.supervise.spawn import spawn_held
+from tests.conftest import require
+from tests.support import pid_running as _alive
+from tests.support import wait_until as _wait_until
 
 pytestmark = [pytest.mark.kernel, pytest.mark.vm, pytest.mark.timeout(600)]
 
-
-def _shared_require() -> Callable[[str, bool, str], None]:
-    """tests/conftest.py's ``require`` (several conftest modules share the name "conftest")."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("cgseq_tests_conftest", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    found: Callable[[str, bool, str], None] = module.require
-    return found
-
-
-require = _shared_require()
 
 HELPERS = Path(__file__).resolve().parents[1] / "helpers"
 MB = 1 << 20
@@ -103,14 +91,6 @@ def _wait_child(pid: int, group: systemd.ScopeGroup, timeout: float) -> int:
             os.waitpid(pid, 0)
             pytest.fail(f"job {pid} still running after {timeout}s")
         time.sleep(group.poll_interval or 0.1)
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def helper(name: str, *args: str) -> list[str]:
@@ -202,14 +182,6 @@ def test_double_forked_daemon_is_killed_and_scope_gone(
     _wait_until(lambda: not outcome.cgroup.exists(), 30, "the scope's cgroup to go")
     _wait_until(lambda: outcome.unit not in loaded_cgseq_units(), 30, "the unit to unload")
     assert outcome.breach is None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_no_failed_units_remain_after_20_runs(backend: systemd.SystemdBackend) -> None:

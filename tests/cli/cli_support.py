@@ -19,27 +19,60 @@ import re
 import signal
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-REPO = Path(__file__).resolve().parents[2]
+# The shared helpers live once, in tests/support.py; they are re-exported here by name.
+from tests.support import (
+    REPO,
+    WAITING,
+    Running,
+    drain,
+    now,
+    pid_running,
+    run_cgseq,
+    start_cgseq,
+    start_process,
+    wait_gone,
+    wait_until,
+    with_repo_on_path,
+)
+
+__all__ = [
+    "CGROUP_PARENT",
+    "WAITING",
+    "Holder",
+    "Reaper",
+    "Running",
+    "cgseq_env",
+    "cgseq_lines",
+    "drain",
+    "job",
+    "now",
+    "parse_result",
+    "pid_running",
+    "read_pids",
+    "remove_test_cgroups",
+    "run_cgseq",
+    "says_timeout",
+    "send",
+    "start_cgseq",
+    "start_process",
+    "wait_gone",
+    "wait_queued",
+    "wait_until",
+]
+
 JOB_SCRIPT = REPO / "tests" / "helpers" / "cli_job.py"
-WAITING = "cgseq: waiting for turn"
 CGROUP_PARENT = "cgseq-test-cli"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def cgseq_env(extra: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> dict[str, str]:
     """The test's environment (private state dir from the autouse fixture) + cgseq importable."""
-    env = dict(os.environ)
-    path = env.get("PYTHONPATH", "")
-    env["PYTHONPATH"] = f"{REPO}{os.pathsep}{path}" if path else str(REPO)
-    env["PYTHONUNBUFFERED"] = "1"
+    env = with_repo_on_path()
     # Our own parent group: a cgseq run reaps orphaned groups under its parent, and these
     # tests must neither reap nor be reaped by other suites running on the same machine.
     env["CGSEQ_CGROUP_PARENT"] = CGROUP_PARENT
@@ -52,28 +85,6 @@ def cgseq_env(extra: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -
 def job(*args: str) -> list[str]:
     """argv of a helper job: ``job("mark", out)`` → python tests/helpers/cli_job.py mark out."""
     return [sys.executable, str(JOB_SCRIPT), *map(str, args)]
-
-
-def now() -> int:
-    return time.monotonic_ns()
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def pid_running(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (a zombie is dead, just not reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def read_pids(path: Path) -> list[int]:
@@ -105,56 +116,6 @@ def parse_result(stdout: str) -> dict[str, object]:
         if isinstance(value, dict):
             return value
     raise AssertionError(f"no JSON result at the end of stdout: {stdout!r}")
-
-
-@dataclass
-class Running:
-    """A ``cgseq`` started in the background; both pipes drained with arrival times."""
-
-    proc: subprocess.Popen[bytes]
-    started: float
-    out: list[tuple[float, str]] = field(default_factory=list)
-    err: list[tuple[float, str]] = field(default_factory=list)
-    threads: list[threading.Thread] = field(default_factory=list)
-    ended: float | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def stdout(self) -> str:
-        return "".join(line for _, line in list(self.out))
-
-    @property
-    def stderr(self) -> str:
-        return "".join(line for _, line in list(self.err))
-
-    def wait(self, timeout: float = 30) -> int:
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(
-                f"cgseq pid {self.pid} running after {timeout}s; stderr:\n{self.stderr}"
-            ) from None
-        self.ended = self.ended or time.monotonic()
-        for thread in self.threads:
-            thread.join(2)  # a kept daemon may hold a pipe; do not wait for its EOF
-        return code
-
-    def wait_stderr(self, needle: str, timeout: float = 10) -> str:
-        def found() -> str | None:
-            return next((line for _, line in list(self.err) if needle in line), None)
-
-        wait_until(lambda: found() or self.proc.poll() is not None, timeout, f"{needle!r}")
-        line = found()
-        assert line, f"cgseq exited ({self.proc.poll()}) without {needle!r}:\n{self.stderr}"
-        return line
-
-
-def drain(stream: object, sink: list[tuple[float, str]]) -> None:
-    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
-        sink.append((time.monotonic(), raw.decode(errors="replace")))
 
 
 class Reaper:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import Holder, Reaper, Running, cgseq_env, drain, job, remove_test_cgroups
+from cli_support import (
+    Holder,
+    Reaper,
+    Running,
+    cgseq_env,
+    job,
+    remove_test_cgroups,
+    run_cgseq,
+    start_cgseq,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -52,6 +58,8 @@ StartCgseq = Callable[..., Running]
 
 @pytest.fixture
 def cgseq(project: Path) -> RunCgseq:
+    """``cgseq(*args)``: the one CLI runner, in the project, with the test's environment."""
+
     def run(
         *args: str,
         cwd: Path | None = None,
@@ -59,15 +67,8 @@ def cgseq(project: Path) -> RunCgseq:
         timeout: float = 30,
         input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cgseq", *map(str, args)],
-            cwd=cwd or project,
-            env=env or cgseq_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
+        return run_cgseq(
+            *args, cwd=cwd or project, env=env or cgseq_env(), timeout=timeout, input=input
         )
 
     return run
@@ -76,20 +77,8 @@ def cgseq(project: Path) -> RunCgseq:
 @pytest.fixture
 def start(project: Path, reaper: Reaper) -> StartCgseq:
     def launch(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Running:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "cgseq", *map(str, args)],
-            cwd=cwd or project,
-            env=env or cgseq_env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        run = Running(proc, time.monotonic())
+        run = start_cgseq(*args, cwd=cwd or project, env=env or cgseq_env())
         reaper.running.append(run)
-        for stream, sink in ((proc.stdout, run.out), (proc.stderr, run.err)):
-            thread = threading.Thread(target=drain, args=(stream, sink), daemon=True)
-            thread.start()
-            run.threads.append(thread)
         return run
 
     return launch

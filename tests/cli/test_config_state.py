@@ -270,8 +270,8 @@ def test_report_and_json_carry_the_whole_result(cgseq, project: Path, work: Path
     assert 0.35 <= result["duration"] < 10
     assert 0 <= result["queue_wait"] < 2
     assert result["attempts"] == 1
-    # sh + sleep: a few MiB, sampled while it ran
-    assert isinstance(result["peak_memory"], int) and 256 << 10 < result["peak_memory"] < 300 * MiB
+    # sh + sleep: their anonymous memory (what poll counts, like a memory cgroup), a few 100K
+    assert isinstance(result["peak_memory"], int) and 64 << 10 < result["peak_memory"] < 300 * MiB
     assert isinstance(result["peak_pids"], int) and 1 <= result["peak_pids"] <= 3
 
 

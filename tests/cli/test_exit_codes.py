@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -110,15 +111,64 @@ def test_bad_pids_and_retry_are_2(cgseq, work: Path):
     assert not marker.exists()
 
 
-def test_missing_command_is_2(cgseq):
-    done = cgseq("run")
-    assert done.returncode == 2
-    assert done.stderr.strip()
+@pytest.mark.parametrize("args", [(), ("--",), ("--memory", "1G")], ids=["bare", "dashes", "opts"])
+def test_missing_command_is_2_with_one_line_naming_the_form(cgseq, args: tuple[str, ...]):
+    done = cgseq("run", *args)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "cgseq: no command given: cgseq run [options] -- COMMAND [ARGS...]"
+    ], done.stderr
 
 
-def test_memory_hog_under_poll_is_137(cgseq, work: Path):
+def reason_lines(stderr: str) -> list[str]:
+    """cgseq's "killed <the job's command>: <why>" lines (not those naming leftovers)."""
+    return [line for line in cgseq_lines(stderr) if re.match(r"cgseq: killed \S+ \S*cli_job", line)]
+
+
+def test_memory_hog_under_poll_is_137_with_the_reason(cgseq, work: Path):
     progress = work / "hog"
-    done = cgseq(
-        "run", "--backend", "poll", "--memory", "200M", "--", *job("hog", progress, "--max", "600")
-    )
+    hog = job("hog", progress, "--max", "600")
+    done = cgseq("run", "--backend", "poll", "--memory", "200M", "--json", "--", *hog)
     assert done.returncode == 137, done.stderr
+    assert "done" not in progress.read_text().split(), "the hog got all its 600M"
+    killed = reason_lines(done.stderr)
+    assert len(killed) == 1, done.stderr
+    assert re.match(
+        r"cgseq: killed \S+ \S*cli_job\.py hog .*: memory [\d.]+[KMG] over limit 200M\b", killed[0]
+    ), killed
+    result = parse_result(done.stdout)
+    assert (result["reason"], result["exit_code"]) == ("memory", 137), result
+
+
+def test_fork_loop_under_poll_is_137_with_the_reason(cgseq, work: Path, reaper):
+    pids = work / "pids"
+    done = cgseq("run", "--backend", "poll", "--pids", "20", "--json", "--", *job("forkloop", pids))
+    reaper.track_file(pids)
+    assert done.returncode == 137, done.stderr
+    killed = reason_lines(done.stderr)
+    assert len(killed) == 1, done.stderr
+    assert re.match(
+        r"cgseq: killed \S+ \S*cli_job\.py forkloop .*: \d+ \w+ over limit 20\b", killed[0]
+    ), killed
+    result = parse_result(done.stdout)
+    assert (result["reason"], result["exit_code"]) == ("pids", 137), result
+
+
+# 137 is also what a job gets by exiting 137 or by SIGKILLing itself. cgseq did not end it,
+# so it must not be told apart from any other exit: no "killed" line, no memory or pids reason.
+SELF_137 = {"exit-137": ("exit 137", "exited"), "kill-9-self": ("kill -9 $$", "signaled")}
+
+
+@pytest.mark.parametrize("backend", ["auto", "poll"])
+@pytest.mark.parametrize("case", SELF_137)
+def test_a_job_that_ends_with_137_by_itself_is_reported_as_its_own_end(
+    cgseq, backend: str, case: str
+):
+    script, reason = SELF_137[case]
+    limits = ("--memory", "1G", "--pids", "100")  # limits armed, none of them reached
+    done = cgseq("run", "--backend", backend, *limits, "--json", "--", "sh", "-c", script)
+    assert done.returncode == 137, done.stderr
+    assert cgseq_lines(done.stderr) == [], f"cgseq spoke of a job it did not end:\n{done.stderr}"
+    result = parse_result(done.stdout)
+    assert (result["reason"], result["exit_code"]) == (reason, 137), result

@@ -40,10 +40,22 @@ def starts_and_ends(out: Path) -> tuple[list[tuple[int, int, int]], list[str]]:
     return sorted((starts[n], ends.get(n, -1), n) for n in starts), overlaps
 
 
-def asked_for_turn(run, out: Path, n: int) -> bool:
-    """The job is in the queue: it says it waits, or it already started, or cgseq ended."""
-    started = out.exists() and f"start {n} " in out.read_text()
-    return started or WAITING in run.stderr or run.proc.poll() is not None
+def gated_first(start, out: Path, busy: Path, gate: Path, sleep: str) -> object:
+    """Job 0 takes the turn and holds it until the test opens ``gate``: a queue can build."""
+    first = start(
+        "run", "--", *job("seq", out, 0, "--busy", busy, "--gate", gate, "--sleep", sleep)
+    )
+
+    def started() -> bool:
+        return out.exists() and "start 0 " in out.read_text()
+
+    wait_until(lambda: started() or first.proc.poll() is not None, 30, "job 0 to hold the turn")
+    assert started(), f"job 0 did not start:\n{first.stderr}"
+    return first
+
+
+def waiting(runs: list) -> list:
+    return [run for run in runs if WAITING in run.stderr]
 
 
 def assert_one_at_a_time(spans: list[tuple[int, int, int]], overlaps: list[str]) -> None:
@@ -53,41 +65,48 @@ def assert_one_at_a_time(spans: list[tuple[int, int, int]], overlaps: list[str])
         assert end <= start, f"job {m} started {(end - start) / 1e6:.1f} ms before job {n} ended"
 
 
+def check_thirty(runs: list, out: Path) -> list[int]:
+    """Every job ran once, never two at a time; returns the order they started in."""
+    codes = [run.wait(90) for run in runs]
+    assert codes == [0] * 30, [(i, r.stderr) for i, r in enumerate(runs) if r.proc.returncode]
+    spans, overlaps = starts_and_ends(out)
+    assert sorted(n for _, _, n in spans) == list(range(30)), "jobs lost or run twice"
+    assert_one_at_a_time(spans, overlaps)
+    return [n for _, _, n in spans]
+
+
 @pytest.mark.timeout(150)
 def test_thirty_jobs_run_one_at_a_time_in_arrival_order(start, work: Path):
-    """Submitted >= 50 ms apart, each after the previous one asked for its turn: order is fixed."""
-    out, busy = work / "seq", work / "busy"
-    runs = []
-    last = 0.0
-    for n in range(30):
-        time.sleep(max(0.0, 0.05 - (time.monotonic() - last)))
-        last = time.monotonic()
-        run = start("run", "--", *job("seq", out, n, "--busy", busy, "--sleep", "0.1"))
-        runs.append(run)
-        wait_until(lambda run=run, n=n: asked_for_turn(run, out, n), 15, f"job {n} to queue")
-    codes = [run.wait(90) for run in runs]
-    assert codes == [0] * 30, [(i, r.stderr) for i, r in enumerate(runs) if r.proc.returncode]
-    spans, overlaps = starts_and_ends(out)
-    assert sorted(n for _, _, n in spans) == list(range(30)), "jobs lost or run twice"
-    assert_one_at_a_time(spans, overlaps)
-    assert [n for _, _, n in spans] == list(range(30)), "start order differs from arrival order"
-    waited = sum(WAITING in run.stderr for run in runs)
-    assert waited >= 10, f"only {waited} of 30 jobs waited: the test did not build a queue"
+    """Job 0 holds a gate; each next job is started once the previous one says it waits, so
+    the arrival order is defined. Then the gate opens and the 29 waiters drain, in that order."""
+    out, busy, gate = work / "seq", work / "busy", work / "gate"
+    runs = [gated_first(start, out, busy, gate, "0.02")]
+    for n in range(1, 30):
+        runs.append(start("run", "--", *job("seq", out, n, "--busy", busy, "--sleep", "0.02")))
+        wait_queued(runs[-1], 30)  # fails if it ran at once or exited: no queue, no order
+    assert not out.read_text().count("end "), "a job ended while job 0 held the gate"
+    gate.touch()
+    assert check_thirty(runs, out) == list(range(30)), "start order differs from arrival order"
+    assert waiting(runs) == runs[1:], "job 0 waited, or a waiter did not say so"
 
 
 @pytest.mark.timeout(150)
-def test_thirty_jobs_submitted_50ms_apart_never_overlap_and_none_is_lost(start, work: Path):
-    """Raw submission, no pacing: max concurrency 1 and every job runs exactly once."""
-    out, busy = work / "seq", work / "busy"
-    runs = []
-    for n in range(30):
-        runs.append(start("run", "--", *job("seq", out, n, "--busy", busy, "--sleep", "0.05")))
-        time.sleep(0.05)
-    codes = [run.wait(90) for run in runs]
-    assert codes == [0] * 30, [(i, r.stderr) for i, r in enumerate(runs) if r.proc.returncode]
-    spans, overlaps = starts_and_ends(out)
-    assert sorted(n for _, _, n in spans) == list(range(30)), "jobs lost or run twice"
-    assert_one_at_a_time(spans, overlaps)
+def test_thirty_jobs_submitted_at_once_never_overlap_and_none_is_lost(start, work: Path):
+    """Raw submission, no pacing: 29 jobs race to queue behind a gated job 0, then drain."""
+    out, busy, gate = work / "seq", work / "busy", work / "gate"
+    runs = [gated_first(start, out, busy, gate, "0.05")]
+    runs += [
+        start("run", "--", *job("seq", out, n, "--busy", busy, "--sleep", "0.05"))
+        for n in range(1, 30)
+    ]
+    wait_until(lambda: len(waiting(runs)) == 29 or any_exited(runs), 60, "29 jobs to queue")
+    assert waiting(runs) == runs[1:], [(i, r.stderr) for i, r in enumerate(runs)]
+    gate.touch()
+    check_thirty(runs, out)
+
+
+def any_exited(runs: list) -> bool:
+    return any(run.proc.poll() is not None for run in runs)
 
 
 @pytest.mark.timeout(60)
@@ -218,7 +237,8 @@ def test_waiting_line_names_the_running_command(start, work: Path, reaper):
     report = work / "report.json"
     waiter = start("run", "--report", report, "--", "true")
     wait_queued(waiter)
-    time.sleep(0.5)
+    assert holder.proc.poll() is None and pid_running(job_pid), "the holder let go by itself"
+    ended = time.monotonic()
     os.kill(job_pid, signal.SIGKILL)  # the holder's job ends; the holder hands over
     assert waiter.wait(20) == 0
     lines = [line for line in waiter.stderr.splitlines() if line.startswith(WAITING)]
@@ -228,7 +248,7 @@ def test_waiting_line_names_the_running_command(start, work: Path, reaper):
     pids = {int(p) for p in re.findall(r"pid (\d+)", line)}
     assert pids & {holder.pid, job_pid}, f"no pid of the holder in: {line}"
     assert WAITING not in holder.stderr, "the holder did not wait, yet said so"
-    assert json.loads(report.read_text())["queue_wait"] >= 0.4
+    assert_queue_wait(json.loads(report.read_text())["queue_wait"], waiter, ended)
 
 
 @pytest.mark.timeout(60)
@@ -389,7 +409,18 @@ def test_queue_wait_is_reported(start, hold, work: Path):
     holder = hold("holder")
     waiter = start("run", "--json", "--", "true")
     wait_queued(waiter)
-    time.sleep(0.6)
+    assert holder.run.proc.poll() is None, "the holder let go by itself"
+    released = time.monotonic()
     holder.release()
     assert waiter.wait(20) == 0
-    assert parse_result(waiter.stdout)["queue_wait"] >= 0.5
+    assert_queue_wait(parse_result(waiter.stdout)["queue_wait"], waiter, released)
+
+
+def assert_queue_wait(reported: object, waiter, turn_freed: float) -> None:
+    """The wait began before the waiter said so and ended after the turn was freed; it lies
+    within the waiter's lifetime. Bounds from events, not from a sleep's length."""
+    announced, _ = waiter.line_at(WAITING)
+    assert isinstance(reported, int | float), reported
+    assert reported >= turn_freed - announced, f"queue_wait {reported}s: less than it waited"
+    lifetime = waiter.ended - waiter.started
+    assert reported <= lifetime, f"queue_wait {reported}s: more than cgseq ran ({lifetime:.2f}s)"

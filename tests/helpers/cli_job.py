@@ -6,7 +6,8 @@ Timestamps are ``time.monotonic_ns()`` (CLOCK_MONOTONIC is system-wide on Linux,
 so stamps from different processes compare). Everything is capped: sleeps end,
 hogs stop at a bounded total, fork loops stop at a bounded count.
 
-Stdlib only: jobs must not depend on cgseq or on the test's virtualenv.
+Stdlib only: jobs must not depend on cgseq or on the test's virtualenv (``tests/support.py``,
+which shares its pid check with the tests, is stdlib only too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: tests.support
+from tests.support import pid_running
 
 MAX_SLEEP = 60.0  # no job outlives a minute, whatever a test forgets
 
@@ -67,6 +71,8 @@ def cmd_seq(args: argparse.Namespace) -> int:
     except FileExistsError:
         append(args.out, f"overlap {args.n} {now()}")
         owned = False
+    if args.gate and not wait_for_file(args.gate, MAX_SLEEP):
+        return 97  # the test never opened the gate
     time.sleep(args.sleep)
     if owned:
         os.unlink(args.busy)
@@ -235,15 +241,6 @@ def cmd_alive(args: argparse.Namespace) -> int:
     return 0
 
 
-def pid_running(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state not in ("Z", "X")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -253,6 +250,7 @@ def main() -> int:
     p.add_argument("n", type=int)
     p.add_argument("--busy", required=True)
     p.add_argument("--sleep", type=float, default=0.02)
+    p.add_argument("--gate", help="hold the turn until this file exists (the queue builds)")
     p.set_defaults(func=cmd_seq)
 
     p = sub.add_parser("hold")
