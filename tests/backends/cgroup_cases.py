@@ -37,6 +37,7 @@ HELPERS = TESTS / "helpers"
 REPO = TESTS.parent
 PARENT = "cgseq-test"  # tests' own parent group below each hierarchy root
 MB = 1 << 20
+FORCED = 64 * 4096  # what the kernel may force-charge past memory.max while it OOM-kills
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -170,7 +171,9 @@ def case_memory_hog_is_oom_killed(jobs: Jobs) -> None:
     assert verdict is not None and verdict.reason is TerminationReason.MEMORY, (breach, verdict)
     assert "oom_kill" in verdict.detail
     usage = group.usage()
-    assert usage.peak_memory is not None and 50 * MB < usage.peak_memory <= limit, usage
+    # memory.peak may pass memory.max by a few pages: the kernel force-charges what a task
+    # being OOM-killed still allocates on its way out (mm/memcontrol.c, try_charge "force")
+    assert usage.peak_memory is not None and 50 * MB < usage.peak_memory <= limit + FORCED, usage
     assert pid not in jobs.children  # reaped: it died (SIGKILL by the OOM killer)
     paths = paths_of(group)
     group.close()

@@ -10,7 +10,7 @@
 # Env:    MIRROR=<url>                             Debian mirror for debootstrap
 #                                                  (default: the first URI in this machine's apt sources)
 #         IMG_SIZE=3G                              ext4 image size (sparse)
-#         PIP_PKGS="psutil pystemd fasteners structlog pytest pytest-timeout"  in /opt/venv
+#         PIP_PKGS="psutil pystemd fasteners structlog pytest pytest-timeout hypothesis"  in /opt/venv
 #
 # Produces in VM_DIR:  vmlinuz  initrd.img  rootfs.img (ext4, raw, sparse, ~750 MB used)
 #                      build.sha256  wheelhouse/ (host-built wheels)  debootstrap.log
@@ -37,7 +37,7 @@ apt_mirror() {
 MIRROR=${MIRROR:-$(apt_mirror)}
 [ -n "$MIRROR" ] || { echo "no Debian mirror found in apt sources; set MIRROR=" >&2; exit 1; }
 IMG_SIZE=${IMG_SIZE:-3G}
-PIP_PKGS=${PIP_PKGS:-"psutil pystemd fasteners structlog pytest pytest-timeout"}
+PIP_PKGS=${PIP_PKGS:-"psutil pystemd fasteners structlog pytest pytest-timeout hypothesis"}
 ROOT=$VM_DIR/rootfs
 T0=$(date +%s)
 ts() { echo "[build-vm +$(( $(date +%s) - T0 ))s] $*"; }
@@ -75,7 +75,7 @@ ls "$WH"
 ts "debootstrap bookworm -> $ROOT"
 rm -rf "$ROOT"
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,dbus-user-session,udev,kmod,libpam-systemd,linux-image-amd64,initramfs-tools,python3,python3-venv,libsystemd0,sudo,procps,psmisc,iproute2 \
+  --include=systemd,systemd-sysv,dbus,dbus-user-session,udev,kmod,libpam-systemd,linux-image-amd64,initramfs-tools,python3,python3-venv,libsystemd0,sudo,procps,psmisc,iproute2,git \
   bookworm "$ROOT" "$MIRROR" > "$VM_DIR/debootstrap.log" 2>&1 \
   || { tail -30 "$VM_DIR/debootstrap.log"; exit 1; }
 
@@ -153,7 +153,7 @@ cp -r "$WH" "$ROOT/tmp/wheelhouse"
 inchroot python3 -m venv /opt/venv
 inchroot /opt/venv/bin/pip -q install --no-index --find-links /tmp/wheelhouse $PIP_PKGS
 rm -rf "$ROOT/tmp/wheelhouse"
-inchroot /opt/venv/bin/python -c 'import pystemd, psutil, fasteners, structlog, pytest_timeout; print("guest venv ok")'
+inchroot /opt/venv/bin/python -c 'import pystemd, psutil, fasteners, structlog, pytest_timeout, hypothesis; print("guest venv ok")'
 # the project itself comes from the 9p share at boot: a .pth line puts /mnt/host on
 # sys.path of /opt/venv (no build backend needed offline; survives sudo's env reset)
 SITE=$(inchroot /opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
