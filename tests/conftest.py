@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import resource
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,3 +49,24 @@ def _bounded_memory() -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     yield
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _default_stop_signals() -> Iterator[None]:
+    """Tests start from the default signal dispositions, however the suite was launched.
+
+    A suite started in the background (``cmd &`` in a script, ``nohup``, some CI runners)
+    inherits SIGINT/SIGQUIT or SIGHUP ignored, every process it starts inherits that through
+    exec, and cgseq rightly keeps a signal ignored at its start ignored: tests that send
+    SIGINT to cgseq or ^C through a pty would then test the launcher, not cgseq.
+    """
+    ignored = [s for s in _STOP_SIGNALS if signal.getsignal(s) == signal.SIG_IGN]
+    for signum in ignored:
+        default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        signal.signal(signum, default)
+    yield
+    for signum in ignored:
+        signal.signal(signum, signal.SIG_IGN)

@@ -88,7 +88,8 @@ def test_threads_count_as_tasks_under_pids(tmp_path: Path) -> None:
     assert done.returncode == 137, done.stderr
     assert result["reason"] == "pids", result
     assert "over limit 50" in reason_line(done.stderr)
-    assert max(logged(log)) > 50  # the job really had more tasks than the limit
+    # the job reached the limit by its own count (the task past it may be stopped before it logs)
+    assert max(logged(log)) >= 50
 
 
 @pytest.mark.timeout(60)

@@ -183,9 +183,9 @@ def send(run: Running, sig: signal.Signals) -> None:
     os.kill(run.pid, sig)
 
 
-def remove_test_cgroups() -> None:
+def remove_test_cgroups(name: str = CGROUP_PARENT) -> None:
     """rmdir what is left of our parent group (empty job groups first); never anything else."""
-    for parent in [*CGROUP_ROOT.glob(CGROUP_PARENT), *CGROUP_ROOT.glob(f"*/{CGROUP_PARENT}")]:
+    for parent in [*CGROUP_ROOT.glob(name), *CGROUP_ROOT.glob(f"*/{name}")]:
         for group in sorted(parent.glob("*-*")):
             if group.is_dir():
                 with contextlib.suppress(OSError):

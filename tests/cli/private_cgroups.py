@@ -7,10 +7,9 @@ test that leaves such a group on purpose (or checks that a live one is spared) m
 
 from __future__ import annotations
 
-import contextlib
 import os
 
-from cli_support import CGROUP_ROOT, cgseq_env
+from cli_support import cgseq_env, remove_test_cgroups
 
 from cgseq import backends
 from tests.conftest import require
@@ -22,13 +21,7 @@ def private_env(parent: str, extra: dict[str, str] | None = None) -> dict[str, s
 
 def remove_private_groups(parent: str) -> None:
     """rmdir the (empty) job groups left below our own parent, then the parent; nothing else."""
-    for base in [*CGROUP_ROOT.glob(parent), *CGROUP_ROOT.glob(f"*/{parent}")]:
-        for group in sorted(base.glob("*-*")):
-            if group.is_dir():
-                with contextlib.suppress(OSError):
-                    group.rmdir()
-        with contextlib.suppress(OSError):
-            base.rmdir()
+    remove_test_cgroups(parent)
 
 
 def require_backend(name: str) -> None:
