@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from cgseq import jobids, nesting, turns
+from cgseq import jobids, nesting, procfs, turns
 from cgseq.errors import BackendUnavailable, CgseqError, Interrupted
 from cgseq.model import JobSpec, TerminationReason, Usage
 from cgseq.project import Slot, slot_for
@@ -257,7 +257,7 @@ class _Job:
 
     def _env(self) -> dict[str, str]:
         env = dict(self.spec.env if self.spec.env is not None else os.environ)
-        env["CGSEQ_JOB_ID"] = self.job_id
+        env[procfs.JOB_ENV] = self.job_id
         if self.turn is not None:
             env[nesting.ENV] = nesting.token(self.slot.key, self.job_id)
         return env

@@ -1,11 +1,11 @@
 """Job ids name a job's group everywhere (cgroup dir, scope, records) and tell its supervisor.
 
 Format: ``<supervisor pid>-<supervisor start, hex>-<n, hex>``. The start is the moment the
-kernel started the supervisor process, as the kernel keeps it: on Linux field 22 of
-``/proc/<pid>/stat`` (clock ticks after boot, read the same way when the id is written and
-when it is checked, so a step of the wall clock cannot move it); elsewhere psutil's create
-time in ms. ``n`` counts the jobs this process made (a library caller runs several). The
-supervisor is alive while that pid runs with exactly that start: a reused pid has another.
+kernel started the supervisor process, as :mod:`cgseq.procfs` reads it (on Linux clock
+ticks after boot, read the same way when the id is written and when it is checked, so a
+step of the wall clock cannot move it; elsewhere psutil's create time in ms). ``n``
+counts the jobs this process made (a library caller runs several). The supervisor is alive
+while that pid runs with exactly that start: a reused pid has another.
 Only ``[0-9a-f-]``: valid as a cgroup dir name and inside a systemd unit name.
 
 Ids of the older format ``<pid>-<wall-clock ms, hex>`` are still recognised, so their
@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 import time
-from pathlib import Path
 from typing import NamedTuple
+
+from cgseq import procfs
 
 
 class JobId(NamedTuple):
@@ -66,85 +66,25 @@ def supervisor_verified(job_id: str) -> bool:
 
 def own_start(pid: int) -> int | None:
     """This process's start as an id records it (``pid`` is ``os.getpid()``)."""
-    if _LINUX:
-        fields = stat_fields(pid)
-        return int(fields[19]) if fields is not None else None
-    return psutil_start(pid)
+    return procfs.start(pid)
 
 
 def _alive(parsed: JobId) -> bool | None:
     """True: that very process runs; False: it is gone or dying; None: cannot tell."""
-    if not _LINUX:
-        return alive_by_psutil(parsed.pid, parsed.start)
-    try:
-        fields = _read_stat(parsed.pid)
-    except (FileNotFoundError, ProcessLookupError):
-        return None if _pid_exists(parsed.pid) else False  # hidden from our /proc: unsure
-    except OSError:
-        return None
-    if fields[0] in ("Z", "X"):  # a zombie has exited; only its parent has not reaped it
-        return False
-    if int(fields[6]) & _PF_EXITING:  # dying: its locks are already gone, it is not coming back
-        return False
-    if parsed.start is None:
+    return _judged(procfs.liveness(parsed.pid), parsed.start, procfs.START_SLACK)
+
+
+def _judged(seen: procfs.Liveness, start: int | None, slack: int) -> bool | None:
+    if seen.running is not True:
+        return seen.running
+    if start is None or seen.start is None:
         return None  # older id: the pid runs, but whether it is that process is unknown
-    return int(fields[19]) == parsed.start  # field 22: starttime, in clock ticks after boot
+    return abs(seen.start - start) <= slack
 
 
-_LINUX = sys.platform.startswith("linux")
-_PF_EXITING = 0x4  # include/linux/sched.h; set before a dying task closes its files
-
-
-def stat_fields(pid: int) -> list[str] | None:
-    """``/proc/<pid>/stat`` after the comm (field 3 is [0]); None when it cannot be read."""
-    try:
-        return _read_stat(pid)
-    except OSError:
-        return None
-
-
-def _read_stat(pid: int) -> list[str]:
-    # /proc instead of psutil: psutil's import costs 12 ms on the hand-off path
-    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-
-
-def _pid_exists(pid: int) -> bool:
-    """Does the pid exist, though /proc does not show it (hidepid, no /proc)? Then unsure."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # EPERM: it exists, owned by someone else
-    return True
-
-
-def psutil_start(pid: int) -> int | None:
-    """psutil's create time in ms (where there is no /proc: macOS).
-
-    On macOS this is the kernel's recorded start (``p_starttime``), which a step of the wall
-    clock does not rewrite, so it matches at check time what it was when the id was made.
-    """
-    import psutil  # off the Linux hot path: used only where there is no /proc
-
-    try:
-        return int(psutil.Process(pid).create_time() * 1000)
-    except psutil.Error:
-        return None
+# The check where there is no /proc, by the names the tests call on Linux too.
+psutil_start = procfs.start_by_psutil
 
 
 def alive_by_psutil(pid: int, start: int | None) -> bool | None:
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        created = int(process.create_time() * 1000)
-    except psutil.NoSuchProcess:
-        return False
-    except psutil.Error:
-        return None
-    if start is None:
-        return None
-    return abs(created - start) <= 1  # the same float each time; 1 ms for rounding
+    return _judged(procfs.liveness_by_psutil(pid), start, slack=1)  # 1 ms for rounding

@@ -4,7 +4,8 @@ A run is nested when the supervisor that the slot's holder record names is alive
 runs with the start its job id records, see :mod:`cgseq.jobids`) and is an ancestor of
 this process. That is ancestry, not environment: tox, sudo and ``env -i`` scrub the
 environment, and a copied environment (a stale shell) proves nothing. Only /proc reads of
-the ancestor chain on Linux, no psutil: every ``cgseq run`` asks this before it queues.
+the ancestor chain on Linux (:func:`cgseq.procfs.parent`), no psutil: every ``cgseq run``
+asks this before it queues.
 
 The job's environment still carries ``CGSEQ_TURN=<slot>:<supervisor pid>:<job id>``, for
 the job's own information; it is not what decides.
@@ -13,11 +14,10 @@ the job's own information; it is not what decides.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import NamedTuple
 
-from cgseq import jobids
+from cgseq import jobids, procfs
 from cgseq.turns import read_json
 
 ENV = "CGSEQ_TURN"
@@ -59,20 +59,8 @@ def is_ancestor(pid: int) -> bool:
             return True
         if current <= 1:
             return False
-        parent = _parent_of(current)
+        parent = procfs.parent(current)
         if parent is None:
             return False
         current = parent
     return False
-
-
-def _parent_of(pid: int) -> int | None:
-    if sys.platform.startswith("linux"):
-        fields = jobids.stat_fields(pid)
-        return int(fields[1]) if fields else None  # field 4: ppid
-    import psutil
-
-    try:
-        return psutil.Process(pid).ppid()
-    except psutil.Error:
-        return None

@@ -4,7 +4,8 @@ psutil finds descendants by reading ``/proc/<pid>/stat`` of every process on the
 each time. This walks only the job's own tree through ``/proc/<pid>/task/<tid>/children``
 (Linux >= 3.5, CONFIG_PROC_CHILDREN) and gets state and RSS from one ``stat`` read per
 process, through file descriptors kept open between samples (``pread`` on a /proc fd is
-bound to that very process: a reused pid cannot be mistaken for it).
+bound to that very process: a reused pid cannot be mistaken for it). What it reads is
+parsed by :mod:`cgseq.procfs`, which also lists the open and mapped files.
 
 It also counts what the kernel's controllers count: tasks (threads, ``stat`` field 20, as
 the pids controller does) and anonymous resident memory (``statm`` resident − shared,
@@ -18,13 +19,14 @@ import contextlib
 import os
 from typing import NamedTuple
 
+from cgseq import procfs
+
 MAX_KEPT_FDS = 400  # beyond this, files are opened per sample (stay far below RLIMIT_NOFILE)
 THREADS_EVERY = 10  # re-list a process's threads (who may fork) every N samples
 
 
 def supported() -> bool:
-    pid = os.getpid()
-    return os.path.exists(f"/proc/{pid}/task/{pid}/children")
+    return procfs.children_supported()
 
 
 class Proc(NamedTuple):
@@ -68,7 +70,7 @@ class ProcScanner:
                 found.append(proc)
                 frontier.append(child)
         self._forget({proc.pid for proc in found})
-        return found if dead else [proc for proc in found if proc.state not in ("Z", "X")]
+        return found if dead else [proc for proc in found if proc.state not in procfs.DEAD_STATES]
 
     def close(self) -> None:
         for fd in self.fds.values():
@@ -78,35 +80,35 @@ class ProcScanner:
     def _children(self, pid: int) -> list[int]:
         children: list[int] = []
         for tid in self._tasks(pid):
-            text = self._read(f"/proc/{pid}/task/{tid}/children")
+            text = self._read(procfs.path(pid, "task", tid, "children"))
             if text:
-                children.extend(int(field) for field in text.split())
+                children.extend(procfs.parse_children(text))
         return children
 
     def _tasks(self, pid: int) -> list[int]:
         tasks = self.threads.get(pid)
         if tasks is None or self.samples % THREADS_EVERY == 0:
             try:
-                tasks = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+                tasks = [int(tid) for tid in os.listdir(procfs.path(pid, "task"))]
             except OSError:
                 tasks = []
             self.threads[pid] = tasks
         return tasks
 
     def _proc(self, pid: int) -> Proc | None:
-        text = self._read(f"/proc/{pid}/stat")
+        text = self._read(procfs.path(pid, "stat"))
         if not text:
             return None
-        fields = text.rpartition(")")[2].split()  # fields[0] is field 3
-        state, tasks, rss = fields[0], max(1, int(fields[17])), int(fields[21]) * self.page
-        return Proc(pid, state, tasks, rss, self._anon(pid) if self.anon else 0)
+        found = procfs.parse_stat(text)
+        tasks, rss = max(1, found.num_threads), found.rss * self.page
+        return Proc(pid, found.state, tasks, rss, self._anon(pid) if self.anon else 0)
 
     def _anon(self, pid: int) -> int:
-        text = self._read(f"/proc/{pid}/statm")  # size resident shared text lib data dt
+        text = self._read(procfs.path(pid, "statm"))
         if not text:
             return 0
-        fields = text.split()
-        return (int(fields[1]) - int(fields[2])) * self.page
+        resident, shared = procfs.parse_statm(text)
+        return (resident - shared) * self.page
 
     def _read(self, path: str) -> str | None:
         fd = self.fds.get(path)
@@ -144,12 +146,6 @@ class ProcScanner:
             del self.threads[pid]
 
 
-def name_of(pid: int) -> str:
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/comm") as handle:
-        return handle.read().strip()
-    return "?"
-
-
 # tmpfs and shmem objects outside any mount (kernel-internal shm mount): memfd_create
 # (Linux >= 3.17), MAP_SHARED|MAP_ANONYMOUS mappings, System V shared memory.
 SHMEM_NAMES = ("/memfd:", "/dev/zero (deleted)", "/SYSV")
@@ -174,22 +170,12 @@ class TmpfsFile(NamedTuple):
 def tmpfs_mounts() -> TmpfsMounts:
     """tmpfs mounts from ``/proc/self/mountinfo`` (Linux >= 2.6.26)."""
     paths, devs = [], set()
-    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as handle:
-        for line in handle:
-            left, _, right = line.partition(" - ")
-            fields = left.split()
-            if right.split(" ", 1)[0] == "tmpfs" and len(fields) > 4:
-                major, _, minor = fields[2].partition(":")
-                devs.add(os.makedev(int(major), int(minor)))
-                paths.append(_unescape(fields[4]))
+    for mount in procfs.mounts():
+        if mount.fstype == "tmpfs":
+            major, _, minor = mount.device.partition(":")
+            devs.add(os.makedev(int(major), int(minor)))
+            paths.append(mount.point)
     return TmpfsMounts(tuple(paths), frozenset(devs))
-
-
-def _unescape(path: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes."""
-    for code, char in (("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")):
-        path = path.replace(code, char)
-    return path
 
 
 def tmpfs_held(pid: int, mounts: TmpfsMounts) -> list[TmpfsFile]:
@@ -200,40 +186,12 @@ def tmpfs_held(pid: int, mounts: TmpfsMounts) -> list[TmpfsFile]:
     still have one.
     """
     found: dict[tuple[int, int], TmpfsFile] = {}
-    for via, name in _fd_links(pid) + _mapped(pid):
+    for via, name in procfs.fd_links(pid) + procfs.mapped_files(pid):
         if name.startswith(SHMEM_NAMES) or _under(name, mounts.paths):
             held = stat_held(via, name, mounts)
             if held is not None:
                 found.setdefault((held.dev, held.ino), held)
     return list(found.values())
-
-
-def _fd_links(pid: int) -> list[tuple[str, str]]:
-    base = f"/proc/{pid}/fd"
-    try:
-        fds = os.listdir(base)
-    except OSError:
-        return []
-    links = []
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            links.append((f"{base}/{fd}", os.readlink(f"{base}/{fd}")))
-    return links
-
-
-def _mapped(pid: int) -> list[tuple[str, str]]:
-    """(map_files link, path) of each distinct file mapped by ``pid``."""
-    try:
-        with open(f"/proc/{pid}/maps") as handle:
-            text = handle.read()
-    except OSError:
-        return []
-    seen: dict[str, str] = {}
-    for line in text.splitlines():
-        fields = line.split(None, 5)  # range perms offset dev inode path
-        if len(fields) == 6 and fields[5].startswith("/") and fields[5] not in seen:
-            seen[fields[5]] = f"/proc/{pid}/map_files/{fields[0]}"
-    return [(via, name) for name, via in seen.items()]
 
 
 def _under(name: str, mounts: tuple[str, ...]) -> bool:
@@ -253,17 +211,6 @@ def stat_held(via: str, name: str, mounts: TmpfsMounts, by_name: bool = True) ->
     return None
 
 
-def shmem_bytes() -> int:
-    """The machine's shmem (tmpfs + shared anonymous) in bytes, ``/proc/meminfo`` Shmem."""
-    try:
-        with open("/proc/meminfo", "rb") as handle:
-            text = handle.read()
-    except OSError:
-        return 0
-    start = text.find(b"\nShmem:")
-    return int(text[start + 7 : text.find(b"kB", start)]) << 10 if start >= 0 else 0
-
-
 def dir_inodes(path: str) -> set[tuple[str, int]]:
     """(name, inode) of each entry of ``path``: what was there before."""
     with contextlib.suppress(OSError), os.scandir(path) as entries:
@@ -278,22 +225,11 @@ def holders(keys: set[tuple[int, int]], skip: set[int], mounts: TmpfsMounts) -> 
     then nobody can say that no one else holds the files.
     """
     found: set[int] = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in skip:
+    for pid in procfs.pids():
+        if pid in skip:
             continue
-        pid = int(entry)
-        if not _readable(pid):
+        if not procfs.fds_readable(pid):
             return None
         if any((held.dev, held.ino) in keys for held in tmpfs_held(pid, mounts)):
             found.add(pid)
     return found
-
-
-def _readable(pid: int) -> bool:
-    try:
-        os.listdir(f"/proc/{pid}/fd")
-    except FileNotFoundError:
-        return True  # gone meanwhile: it holds nothing
-    except OSError:
-        return False
-    return True

@@ -19,7 +19,8 @@ from typing import NamedTuple
 
 import psutil
 
-JOB_ENV = "CGSEQ_JOB_ID"
+from cgseq.procfs import JOB_ENV
+
 CREATE_TIME_SLACK = 2.0
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NamedTuple
 
-from cgseq import safefs
+from cgseq import procfs, safefs
 from cgseq.errors import StateDirError, WaitTimeout
 
 
@@ -327,18 +327,13 @@ def process_start_ns() -> int:
     start time is not known (not Linux) or not recent (a reused long-lived process).
     """
     now = time.clock_gettime_ns(_CLOCK)
-    if getattr(time, "CLOCK_BOOTTIME", None) != _CLOCK:
+    started = procfs.started_ns("self")  # None without CLOCK_BOOTTIME or /proc
+    if started is None:
         return now
-    try:
-        stat = Path("/proc/self/stat").read_text()
-    except OSError:
-        return now
-    ticks = int(stat.rpartition(")")[2].split()[19])  # field 22: starttime
-    started = ticks * 1_000_000_000 // os.sysconf("SC_CLK_TCK")
     return started if 0 <= now - started < _RECENT_NS else now
 
 
-_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+_CLOCK = procfs.BOOT_CLOCK if procfs.BOOT_CLOCK is not None else time.CLOCK_MONOTONIC
 _RECENT_NS = 2_000_000_000
 
 

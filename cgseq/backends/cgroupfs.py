@@ -1,9 +1,10 @@
-"""Shared cgroup-file helpers for the cgroup1 and cgroup2 backends.
+"""Shared cgroup-file helpers for the cgroup1, cgroup2 and systemd backends.
 
 Everything that reads or writes a cgroup control file goes through here: finding the
-hierarchies (``/proc/self/mountinfo``), reading keyed files (``memory.events``,
-``pids.events``, ``memory.oom_control``, ``cgroup.events``), writing a limit and reading
-it back, creating and removing group directories, killing a group's processes, and
+hierarchies (``/proc/self/mountinfo``, read by :mod:`cgseq.procfs`) and a process's group,
+reading keyed files (``memory.events``, ``pids.events``, ``memory.oom_control``,
+``cgroup.events``), writing a limit and reading it back (or only checking it: systemd
+writes the scope's), creating and removing group directories, killing a group's processes, and
 finding the groups of supervisors that died (``reap_orphans``).
 
 Safety rule: cgseq only writes below ``<hierarchy>/<parent>/`` (``CGSEQ_CGROUP_PARENT``,
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISDIR
 
-from cgseq import jobids
+from cgseq import jobids, procfs
 from cgseq.errors import BackendUnavailable
 
 DEFAULT_PARENT = "cgseq"
@@ -55,26 +56,16 @@ class Mounts:
 
 
 def find_mounts(mountinfo: str | None = None) -> Mounts:
-    """Parse ``/proc/self/mountinfo`` (mount points as seen in our mount namespace)."""
-    if mountinfo is None:
-        try:
-            mountinfo = Path("/proc/self/mountinfo").read_text()
-        except OSError:
-            return Mounts()
+    """The cgroup hierarchies in ``/proc/self/mountinfo`` (as seen in our mount namespace)."""
     v1: dict[str, Path] = {}
     v2: Path | None = None
-    for line in mountinfo.splitlines():
-        fields, _, tail = line.partition(" - ")
-        parts, extra = fields.split(), tail.split()
-        if len(parts) < 5 or len(extra) < 3:
-            continue
-        point = Path(parts[4].replace("\\040", " "))
-        if extra[0] == "cgroup2" and v2 is None:
-            v2 = point
-        elif extra[0] == "cgroup":
-            for option in extra[2].split(","):
+    for mount in procfs.mounts(mountinfo):
+        if mount.fstype == "cgroup2" and v2 is None:
+            v2 = Path(mount.point)
+        elif mount.fstype == "cgroup":
+            for option in mount.options.split(","):
                 if option in V1_CONTROLLERS:
-                    v1.setdefault(option, point)
+                    v1.setdefault(option, Path(mount.point))
     return Mounts(v1, v2)
 
 
@@ -84,15 +75,9 @@ def nsdelegate(mountinfo: str | None = None) -> bool:
     Only then does a cgroup namespace confine: a process in one can move itself only
     between groups below the namespace's root, and cannot write that root's limits.
     """
-    if mountinfo is None:
-        try:
-            mountinfo = Path("/proc/self/mountinfo").read_text()
-        except OSError:
-            return False
-    for line in mountinfo.splitlines():
-        extra = line.partition(" - ")[2].split()
-        if len(extra) >= 3 and extra[0] == "cgroup2":
-            return "nsdelegate" in extra[2].split(",")
+    for mount in procfs.mounts(mountinfo):
+        if mount.fstype == "cgroup2":
+            return "nsdelegate" in mount.options.split(",")
     return False
 
 
@@ -119,16 +104,13 @@ def root_jobs_v2(mounts: Mounts) -> str:
 
 def own_v2_cgroup(mounts: Mounts) -> Path | None:
     """The directory of this process's own cgroup in the v2 tree (``0::/path``)."""
-    if mounts.v2 is None:
-        return None
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        if line.startswith("0::"):
-            return mounts.v2 / line[3:].lstrip("/")
-    return None
+    return cgroup_of("self", mounts.v2) if mounts.v2 is not None else None
+
+
+def cgroup_of(pid: procfs.Pid, v2_root: Path) -> Path | None:
+    """The directory of ``pid``'s group in the v2 tree mounted at ``v2_root``."""
+    path = procfs.v2_cgroup(pid)
+    return v2_root / path.lstrip("/") if path is not None else None
 
 
 # ---------------------------------------------------------------- reading and writing
@@ -178,7 +160,7 @@ def set_limit(backend: str, path: Path, value: int | None) -> None:
     """Write a limit and read it back; a limit that did not take raises BackendUnavailable."""
     wanted = "max" if value is None else str(value)
     got = _write_read_back(backend, path, wanted, f"set {path.name} to {wanted} in {path.parent}")
-    if not _limit_matches(value, got):
+    if not limit_matches(value, got):
         raise BackendUnavailable(
             backend, f"{path} reads back {got} after writing {wanted}: the limit is not in force"
         )
@@ -205,7 +187,8 @@ def _write_read_back(backend: str, path: Path, value: str, action: str) -> str:
         ) from exc
 
 
-def _limit_matches(wanted: int | None, got: str) -> bool:
+def limit_matches(wanted: int | None, got: str) -> bool:
+    """Does a limit file reading ``got`` hold the limit ``wanted`` (None: unlimited)?"""
     if wanted is None:  # v1 "unlimited" reads back as a huge page-aligned number
         return got == "max" or (got.isdigit() and int(got) >= 1 << 62)
     if not got.isdigit():
@@ -290,15 +273,7 @@ def procs(path: Path) -> list[int]:
 
 def live_procs(path: Path) -> list[int]:
     """``procs`` minus zombies (older kernels list zombies until they are reaped)."""
-    return [pid for pid in procs(path) if not _is_zombie(pid)]
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # gone already
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+    return [pid for pid in procs(path) if procfs.running(pid)]  # an unreadable one is gone
 
 
 def place(backend: str, group: Path, pid: int) -> None:

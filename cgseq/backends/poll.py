@@ -190,11 +190,11 @@ class PollGroup:
         return f"{tasks} tasks over limit {self.limits.pids} ({len(procs)} processes with threads)"
 
     def _memory_detail(self, total: int, procs: list[Proc]) -> str:
-        from cgseq.procscan import name_of
+        from cgseq import procfs
 
         largest = max(procs, key=lambda p: p.anon, default=None)
         biggest = (
-            f"largest: {name_of(largest.pid)} pid {largest.pid}, {format_size(largest.anon)}"
+            f"largest: {procfs.name(largest.pid)} pid {largest.pid}, {format_size(largest.anon)}"
             if largest is not None
             else "no process"
         )

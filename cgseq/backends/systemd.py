@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from cgseq.backends import cgroupfs
 from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability
-from cgseq.backends.cgroupfs import PAGE_SIZE, controllers, read_int, read_keyed, write
+from cgseq.backends.cgroupfs import controllers, read_int, read_keyed, write
 from cgseq.errors import BackendUnavailable
 from cgseq.model import Breach, JobSpec, TerminationReason, Usage
 from cgseq.units import format_size
@@ -365,8 +365,7 @@ class ScopeGroup:
         if not path.exists():
             raise self._not_in_force(filename, "the controller is not delegated here")
         got = read_int(path)
-        # the kernel rounds memory limits down to whole pages
-        if got is None or not wanted - PAGE_SIZE < got <= wanted:
+        if got is None or not cgroupfs.limit_matches(wanted, str(got)):  # whole pages
             raise self._not_in_force(filename, f"reads {got} instead of {wanted}")
         self._enforced[limit] = f"kernel: {prop}={wanted} ({filename})"
 
@@ -415,10 +414,7 @@ class ScopeGroup:
     def pids(self) -> list[int]:
         if self._cgroup is None:
             return []
-        try:
-            return [int(p) for p in (self._cgroup / "cgroup.procs").read_text().split()]
-        except (OSError, ValueError):
-            return []  # the scope is gone: no processes left
+        return cgroupfs.procs(self._cgroup)  # [] once the scope is gone
 
     # -- ending it
 
@@ -427,7 +423,7 @@ class ScopeGroup:
         try:
             _call(self._bus, b"KillUnit", b"ssi", [self.unit, "all", signum])
         except _bus_errors():
-            _signal_each(self.pids(), signum)  # the unit may already be stopping
+            cgroupfs.signal_procs(self.pids(), signum)  # the unit may already be stopping
 
     def kill(self) -> None:
         self._refresh()
@@ -553,7 +549,7 @@ def _wait_in_scope(pid: int, unit: str, timeout: float = 5.0) -> Path:
     """The scope's cgroup dir, once /proc says ``pid`` is really in it (the kernel's word)."""
     deadline = time.monotonic() + timeout
     while True:
-        path = _cgroup_of(pid)
+        path = cgroupfs.cgroup_of(pid, CGROUP_ROOT)
         if path is not None and path.name == unit:
             return path
         if time.monotonic() > deadline:
@@ -561,27 +557,10 @@ def _wait_in_scope(pid: int, unit: str, timeout: float = 5.0) -> Path:
         time.sleep(0.002)
 
 
-def _cgroup_of(pid: int) -> Path | None:
-    try:
-        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        if line.startswith("0::"):
-            return CGROUP_ROOT / line[3:].strip().lstrip("/")
-    return None
-
-
 def _enable_oom_group(cgroup: Path) -> None:
     """OOM kills the whole job, not one process of it (systemd 252 cannot set this on scopes)."""
     with contextlib.suppress(OSError):  # no memory controller here: nothing to group
         write(cgroup / "memory.oom.group", "1")  # Linux >= 4.19
-
-
-def _signal_each(pids: list[int], signum: int) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
 
 
 def may_be_available() -> bool:

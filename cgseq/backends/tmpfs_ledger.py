@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from cgseq import procscan
+from cgseq import procfs, procscan
 from cgseq.procscan import TmpfsFile
 from cgseq.units import format_size
 
@@ -46,7 +46,7 @@ class Ledger:
     def total(self, pids: list[int]) -> int:
         """Bytes in tmpfs that the job holds, or made in /dev/shm and still leaves there."""
         self.samples += 1
-        shmem = procscan.shmem_bytes()
+        shmem = procfs.shmem_bytes()
         self.shmem_listed = min(self.shmem_listed, shmem)  # growth counts from the lowest
         if shmem - self.shmem_listed > self.step or self.samples % RESCAN_EVERY == 0:
             self.shmem_listed = shmem

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from cgseq import jobids
+from cgseq import jobids, procfs
 from cgseq.statedir import state_dir
 from cgseq.turns import live_tickets, read_json, slot_taken
 from cgseq.units import format_duration, format_size
-
-JOB_ENV = "CGSEQ_JOB_ID"  # the job's id in its environment (proctree.JOB_ENV; no psutil here)
 
 
 def status_command(args: argparse.Namespace) -> int:
@@ -88,41 +84,25 @@ def _is_job(pid: int, job_id: str) -> bool:
     """Is ``pid`` (alive, not a zombie) still the job: in its group or with its id in its env?"""
     if jobids.parse(job_id) is None:  # not one of ours (an empty id would match any group)
         return False
-    if not sys.platform.startswith("linux"):
-        return _is_job_psutil(pid, job_id)
-    fields = jobids.stat_fields(pid)
-    if not fields or fields[0] in ("Z", "X"):
+    if not procfs.running(pid):
         return False
-    try:
-        if f"/{job_id}" in Path(f"/proc/{pid}/cgroup").read_text():
-            return True
-        marker = f"{JOB_ENV}={job_id}".encode()
-        return marker in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
+    groups = procfs.cgroups(pid)
+    if groups is None:
         return False
-
-
-def _is_job_psutil(pid: int, job_id: str) -> bool:
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        running = process.status() != psutil.STATUS_ZOMBIE
-        return running and process.environ().get(JOB_ENV) == job_id
-    except psutil.Error:
-        return False
+    if any(f"/{job_id}" in path for path in groups.values()):
+        return True
+    return procfs.env_marked(pid, job_id)
 
 
 def _running_for(pid: int, holder: dict[str, Any]) -> float:
     """Seconds since the job started, by the kernel's start time where there is /proc.
 
-    Field 22 counts from boot on CLOCK_BOOTTIME's base (Linux 5.3+: start_boottime), so a
-    step of the wall clock does not change it; else the record's wall-clock ``since``.
+    The boot clock (:func:`cgseq.procfs.age`), so a step of the wall clock does not change
+    it; else the record's wall-clock ``since``.
     """
-    fields = jobids.stat_fields(pid)
-    if fields and hasattr(time, "CLOCK_BOOTTIME"):
-        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
-        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started)
+    age = procfs.age(pid)
+    if age is not None:
+        return age
     since = _number(holder.get("since"))
     return max(0.0, time.time() - since) if since is not None else 0.0
 
