@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -19,10 +18,10 @@ from cgseq.units import format_duration, format_size
 JOB_ENV = "CGSEQ_JOB_ID"  # the job's id in its environment (proctree.JOB_ENV; no psutil here)
 
 
-def status_command(args: argparse.Namespace) -> int:
+def status_command(*, as_json: bool) -> int:
     slots = [_slot(path) for path in sorted((state_dir() / "slots").glob("*"))]
     busy = [slot for slot in slots if slot["running"] or slot["waiting"] or slot["unsupervised"]]
-    if args.json:
+    if as_json:
         print(json.dumps({"slots": busy}, indent=2))
         return 0
     if not busy:
