@@ -7,7 +7,6 @@ queued ``cgseq run`` must not pay for anything it does not use while it waits.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -63,14 +62,18 @@ def _run_arguments(args: argparse.Namespace) -> dict[str, object]:
 
 
 class Command(NamedTuple):
-    """A subcommand: where its function is (imported only when it runs), how its keyword
-    arguments come from the parsed command line, and its help and own flags."""
+    """A subcommand: where its function is (imported only when it runs), its help, its own
+    flags, and how the parsed command line becomes the function's keyword arguments (by
+    default: each flag by its ``dest``)."""
 
     module: str
     function: str
-    adapter: Callable[[argparse.Namespace], dict[str, object]]
     help: str
     flags: tuple[Flag, ...] = ()
+    adapter: Callable[[argparse.Namespace], dict[str, object]] | None = None
+
+    def arguments(self, args: argparse.Namespace) -> dict[str, object]:
+        return self.adapter(args) if self.adapter else _flags(args, self.flags)
 
 
 RUN_FLAGS = (  # besides every option of config.OPTIONS
@@ -79,38 +82,34 @@ RUN_FLAGS = (  # besides every option of config.OPTIONS
     Flag(("-v", "--verbose"), "verbose", "log cgseq's events to stderr"),
 )
 JSON = Flag(("--json",), "as_json", "print JSON")
-DOCTOR_FLAGS = (
-    JSON,
-    Flag(("--clean",), "clean", "kill and remove groups left by dead supervisors"),
-    Flag(("--no-canary",), "canary", "skip the canary jobs", action="store_false"),
-)
 
 COMMANDS: dict[str, Command] = {
     "run": Command(
         "cgseq.commands.run",
         "run_command",
-        _run_arguments,
         "run a command when it is this project's turn",
         RUN_FLAGS,
+        _run_arguments,
     ),
     "status": Command(
         "cgseq.commands.status",
         "status_command",
-        lambda args: _flags(args, (JSON,)),
         "who runs, who waits, memory now and peak",
         (JSON,),
     ),
     "doctor": Command(
         "cgseq.commands.doctor",
         "doctor_command",
-        lambda args: _flags(args, DOCTOR_FLAGS),
         "what each backend can enforce here, and why not",
-        DOCTOR_FLAGS,
+        (
+            JSON,
+            Flag(("--clean",), "clean", "kill and remove groups left by dead supervisors"),
+            Flag(("--no-canary",), "canary", "skip the canary jobs", action="store_false"),
+        ),
     ),
     "config": Command(
         "cgseq.commands.config",
         "config_command",
-        lambda args: _flags(args, (JSON,)),
         "effective settings and where each comes from",
         (JSON,),
     ),
@@ -221,9 +220,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command is None:
         build_parser().print_help(sys.stderr)
         return EXIT_USAGE
-    module = importlib.import_module(command.module)  # only the command that runs
+    # only the command that runs; __import__, not importlib.import_module, so that
+    # `python -X importtime` still shows the command's module (tests/test_waiters.py)
+    module = __import__(command.module, fromlist=[command.function])
     function = cast(Callable[..., int], getattr(module, command.function))
-    return function(**command.adapter(args))
+    return function(**command.arguments(args))
 
 
 def _silence_stdout() -> None:

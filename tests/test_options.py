@@ -93,10 +93,10 @@ def test_other_commands_take_exactly_their_declared_flags(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", list(main.COMMANDS))
-def test_each_adapter_gives_its_command_exactly_its_arguments(name: str) -> None:
+def test_each_command_gets_exactly_its_keyword_arguments(name: str) -> None:
     command = main.COMMANDS[name]
     tail = ["--", "true"] if name == "run" else []
-    arguments = command.adapter(main.build_parser().parse_args([name, *tail]))
+    arguments = command.arguments(main.build_parser().parse_args([name, *tail]))
     function = getattr(__import__(command.module, fromlist=["_"]), command.function)
     parameters = inspect.signature(function).parameters
     assert set(arguments) == set(parameters)
@@ -105,7 +105,7 @@ def test_each_adapter_gives_its_command_exactly_its_arguments(name: str) -> None
 
 def test_run_arguments_carry_each_flag_by_option_name() -> None:
     argv = ["run", "--memory", "2G", "--kill-grace", "1s", "--no-record", "--json", "--", "x"]
-    arguments = main.COMMANDS["run"].adapter(main.build_parser().parse_args(argv))
+    arguments = main.COMMANDS["run"].arguments(main.build_parser().parse_args(argv))
     assert arguments["argv"] == ["x"]
     assert arguments["json_out"] is True and arguments["report"] is None
     settings = arguments["settings"]
@@ -119,9 +119,9 @@ def test_run_arguments_carry_each_flag_by_option_name() -> None:
 
 def test_doctor_no_canary_is_canary_false() -> None:
     parse = main.build_parser().parse_args
-    adapter = main.COMMANDS["doctor"].adapter
-    assert adapter(parse(["doctor"])) == {"as_json": False, "clean": False, "canary": True}
-    assert adapter(parse(["doctor", "--no-canary", "--clean"]))["canary"] is False
+    arguments = main.COMMANDS["doctor"].arguments
+    assert arguments(parse(["doctor"])) == {"as_json": False, "clean": False, "canary": True}
+    assert arguments(parse(["doctor", "--no-canary", "--clean"]))["canary"] is False
 
 
 def test_main_imports_no_command_until_one_runs() -> None:
