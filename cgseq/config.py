@@ -1,8 +1,14 @@
 """Settings: each option declared once, with its flag, env var and config key.
 
+An ``Option`` is the one declaration of a setting: its ``[tool.cgseq]`` key, its
+``CGSEQ_*`` variable and its flag, the form its value takes (parser, the non-text types it
+accepts, how a value is shown), its default and its help. The CLI's flags, ``cgseq config``
+and ``resolve()`` for the Python API are all built from ``OPTIONS``.
+
 Precedence: default < ``[tool.cgseq]`` in the project's pyproject.toml < ``CGSEQ_*`` env
-< command-line flag. Every value remembers where it came from. A value is honoured or
-refused (exit 2, naming the option and where it came from), never silently dropped.
+< an explicit value (a command-line flag, an argument). Every value remembers where it
+came from. A value is honoured or refused (exit 2, naming the option and where it came
+from), never silently dropped.
 """
 
 from __future__ import annotations
@@ -25,28 +31,47 @@ MIN_POLL_INTERVAL = 0.01  # sampling every 1e-7 s burned 63% of a core
 MAX_LOCK = 128  # characters: a label, and room for its slot name below NAME_MAX (255 bytes)
 
 
-def _size(minimum: int) -> Parser:
+class Form(NamedTuple):
+    """How an option's value is written and shown.
+
+    ``parse`` takes the text (a flag, an env var, a TOML string) and the option's name for
+    messages; ``types`` are the other types a value may have (in TOML, or as a typed
+    argument), each with how to name it; ``show`` writes a value for ``cgseq config``.
+    """
+
+    parse: Parser
+    types: Mapping[type, str] = {}
+    show: Callable[[Any], str] = str
+
+
+# what a value may be besides text: in TOML, and as an argument to resolve()
+_INTEGER: Mapping[type, str] = {int: "an integer"}
+_SECONDS: Mapping[type, str] = {int: "an integer", float: "a float"}
+_BOOLEAN: Mapping[type, str] = {bool: "a boolean"}
+
+
+def _size(minimum: int) -> Form:
     def parse(text: str, what: str) -> int | None:
         return units.parse_size(text, what, minimum=minimum)
 
-    return parse
+    return Form(parse, _INTEGER, units.format_size)
 
 
-def _duration(minimum: float, unlimited: bool = True) -> Parser:
+def _duration(minimum: float, unlimited: bool = True) -> Form:
     def parse(text: str, what: str) -> float | None:
         return units.parse_duration(text, what, minimum=minimum, unlimited=unlimited)
 
-    return parse
+    return Form(parse, _SECONDS, lambda seconds: units.format_duration(float(seconds)))
 
 
-def _count(minimum: int, maximum: int, unlimited: bool) -> Parser:
+def _count(minimum: int, maximum: int, unlimited: bool) -> Form:
     def parse(text: str, what: str) -> int | None:
         return units.parse_count(text, what, minimum=minimum, maximum=maximum, unlimited=unlimited)
 
-    return parse
+    return Form(parse, _INTEGER)
 
 
-def _choice(*allowed: str) -> Parser:
+def _choice(*allowed: str) -> Form:
     def parse(text: str, what: str) -> str:
         if text not in allowed:
             raise UsageError(
@@ -54,10 +79,10 @@ def _choice(*allowed: str) -> Parser:
             )
         return text
 
-    return parse
+    return Form(parse)
 
 
-def _flag(text: str, what: str) -> bool:
+def _truth(text: str, what: str) -> bool:
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
@@ -81,26 +106,50 @@ def _lock(text: str, what: str) -> str:
     return text
 
 
-# what a [tool.cgseq] key may hold in TOML, besides the string forms every option takes
-_NUMBERS: Mapping[type, str] = {int: "an integer"}
-_SECONDS: Mapping[type, str] = {int: "an integer", float: "a float"}
-_BOOLEAN: Mapping[type, str] = {bool: "a boolean"}
+class Switch(NamedTuple):
+    """A flag that takes no value and stands for one: ``--no-record`` is ``record`` false."""
+
+    flag: str
+    value: object
+    help: str
 
 
 class Option(NamedTuple):
-    name: str  # also the config key and the env suffix
-    parse: Parser
-    default: Any
+    """One setting, declared once: everything else is derived from these fields."""
+
+    name: str  # the [tool.cgseq] key; also names the env var and the flag
+    form: Form
+    default: Any  # None: unlimited, or (lock) not set
     help: str
-    toml: Mapping[type, str] = {}  # TOML types taken besides strings, and how to name them
+    switch: Switch | None = None  # its flag, if that takes no value
 
     @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+    def key(self) -> str:
+        return self.name
 
     @property
     def env(self) -> str:
         return "CGSEQ_" + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return self.switch.flag if self.switch else "--" + self.label
+
+    @property
+    def label(self) -> str:
+        """The option as messages name it: ``kill-grace``."""
+        return self.name.replace("_", "-")
+
+    @property
+    def metavar(self) -> str:
+        return self.name.upper()
+
+    @property
+    def parse(self) -> Parser:
+        return self.form.parse
+
+    def show(self, value: object) -> str:
+        return "none" if value is None else self.form.show(value)
 
 
 BACKENDS = ("auto", "systemd", "cgroup2", "cgroup1", "poll")
@@ -111,39 +160,16 @@ OPTIONS: tuple[Option, ...] = (
         _size(MIN_MEMORY),
         None,
         "memory limit of the whole job (512M, 2G, 1.5GiB; at least 1M)",
-        _NUMBERS,
     ),
+    Option("swap", _size(0), 0, "swap the job may use on top of --memory (kernel backends)"),
     Option(
-        "swap",
-        _size(0),
-        0,
-        "swap the job may use on top of --memory (kernel backends)",
-        _NUMBERS,
+        "pids", _count(1, MAX_PIDS, unlimited=True), None, "maximum number of processes in the job"
     ),
-    Option(
-        "pids",
-        _count(1, MAX_PIDS, unlimited=True),
-        None,
-        "maximum number of processes in the job",
-        _NUMBERS,
-    ),
-    Option("timeout", _duration(0.001), None, "wall-time limit (90s, 10m, 1h)", _SECONDS),
-    Option(
-        "kill_grace",
-        _duration(0.0, unlimited=False),
-        5.0,
-        "time between SIGTERM and SIGKILL",
-        _SECONDS,
-    ),
+    Option("timeout", _duration(0.001), None, "wall-time limit (90s, 10m, 1h)"),
+    Option("kill_grace", _duration(0.0, unlimited=False), 5.0, "time between SIGTERM and SIGKILL"),
     Option("backend", _choice(*BACKENDS), "auto", "how limits are enforced"),
-    Option("lock", _lock, None, "queue on a named slot instead of the project's"),
-    Option(
-        "wait_timeout",
-        _duration(0.001),
-        None,
-        "give up waiting for a turn after this",
-        _SECONDS,
-    ),
+    Option("lock", Form(_lock), None, "queue on a named slot instead of the project's"),
+    Option("wait_timeout", _duration(0.001), None, "give up waiting for a turn after this"),
     Option(
         "leftovers",
         _choice("kill", "wait", "keep"),
@@ -155,16 +181,20 @@ OPTIONS: tuple[Option, ...] = (
         _count(0, MAX_RETRY, unlimited=False),
         0,
         "re-run a failed job up to N more times in the same turn",
-        _NUMBERS,
     ),
     Option(
         "poll_interval",
         _duration(MIN_POLL_INTERVAL, unlimited=False),
         0.1,
         "sampling interval of the poll backend (at least 10ms)",
-        _SECONDS,
     ),
-    Option("record", _flag, True, "keep history and the event log in the state dir", _BOOLEAN),
+    Option(
+        "record",
+        Form(_truth, _BOOLEAN),
+        True,
+        "keep history and the event log in the state dir",
+        Switch("--no-record", False, "keep no history or event log for this job"),
+    ),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -178,38 +208,61 @@ class Setting(NamedTuple):
         return f"{self.name} = {self.value!r} (from {self.source})"
 
 
-def resolve(project: str, cli: Mapping[str, str | None]) -> dict[str, Setting]:
-    """Every option's effective value and where it came from."""
+FROM_FLAGS = "{flag}"  # where explicit values come from, for resolve(): the command line
+
+
+def resolve(
+    project: str, explicit: Mapping[str, object] = {}, *, given_as: str = FROM_FLAGS
+) -> dict[str, Setting]:
+    """Every option's effective value and where it came from.
+
+    ``explicit`` holds this call's own values by option name, None for not given: text in
+    the CLI's forms (``"2G"``, ``"10m"``) or typed as ``[tool.cgseq]`` takes them
+    (``2 << 30``, ``600``, ``1.5``, ``False``). They are checked as the CLI checks them, with
+    the same messages; ``given_as`` says where they came from (``{flag}``, ``{name}`` and
+    ``{env}`` are filled in), ``"--memory"`` by default. Anything refused is a UsageError.
+    """
     settings = {o.name: Setting(o.name, o.default, "default") for o in OPTIONS}
     settings.update(_from_pyproject(Path(project) / "pyproject.toml"))
     # an empty variable counts as unset, as shells and most tools treat it
     env = {o.name: os.environ[o.env] for o in OPTIONS if os.environ.get(o.env)}
-    settings.update(_from_text(env, "env {env}"))
-    settings.update(_from_text(cli, "{flag}"))
+    settings.update(_given(env, "env {env}"))
+    settings.update(_given(explicit, given_as))
     return settings
 
 
+def value_of(option: Option, raw: object, source: str, what: str | None = None) -> Any:
+    """``raw`` (text, or one of the option's types) as the option's value, or a UsageError
+    naming the option (as ``what``, by default its label) and ``source``."""
+    what = what or option.label
+    return _parse(option, _text(option, raw, source, what), source, what)
+
+
 def _from_pyproject(path: Path) -> dict[str, Setting]:
-    source, found = f"{path} [tool.cgseq]", {}
-    for name, raw in _pyproject_values(path).items():
-        text = _toml_text(BY_NAME[name], raw, source)
-        found[name] = Setting(name, _parse(BY_NAME[name], text, source, what=name), source)
-    return found
+    source = f"{path} [tool.cgseq]"
+    values = _pyproject_values(path).items()  # the message names a key as it is written
+    return {n: Setting(n, value_of(BY_NAME[n], raw, source, n), source) for n, raw in values}
 
 
-def _from_text(values: Mapping[str, str | None], template: str) -> dict[str, Setting]:
+def _given(values: Mapping[str, object], template: str) -> dict[str, Setting]:
     found = {}
-    for name, text in values.items():
-        if text is not None:
-            option = BY_NAME[name]
-            source = template.format(env=option.env, flag=option.flag)
-            found[name] = Setting(name, _parse(option, text, source), source)
+    for name, raw in values.items():
+        if raw is not None:
+            option = _option(name)
+            source = template.format(name=name, env=option.env, flag=option.flag)
+            found[name] = Setting(name, value_of(option, raw, source), source)
     return found
 
 
-def _parse(option: Option, text: str, source: str, what: str | None = None) -> Any:
+def _option(name: str) -> Option:
+    if name not in BY_NAME:
+        raise UsageError(f"unknown option {name!r}; known options: {', '.join(BY_NAME)}")
+    return BY_NAME[name]
+
+
+def _parse(option: Option, text: str, source: str, what: str) -> Any:
     try:
-        return option.parse(text, what or option.name.replace("_", "-"))
+        return option.parse(text, what)
     except UsageError as exc:
         raise UsageError(f"{exc.message} (from {source})") from None
 
@@ -281,16 +334,16 @@ def _cgseq_table(document: dict[str, Any], path: Path) -> dict[str, Any]:
     return table
 
 
-def _toml_text(option: Option, raw: object, source: str) -> str:
-    """A TOML value as the text the option's parser takes; a wrong type is exit 2."""
+def _text(option: Option, raw: object, source: str, what: str) -> str:
+    """A value as the text the option's parser takes; a type it does not take is exit 2."""
     if isinstance(raw, str):
         return raw
-    if type(raw) not in option.toml:  # exact type: a boolean is no integer here
-        *others, last = ("a string", *option.toml.values())
+    if type(raw) not in option.form.types:  # exact type: a boolean is no integer here
+        *others, last = ("a string", *option.form.types.values())
         allowed = f"{', '.join(others)} or {last}" if others else last
         shown = str(raw).lower() if isinstance(raw, bool) else str(raw)
         raise UsageError(
-            f"invalid {option.name} {units.shown(shown)}: must be {allowed}, "
+            f"invalid {what} {units.shown(shown)}: must be {allowed}, "
             f"not {_kind(raw)} (from {source})"
         )
     if isinstance(raw, bool):
@@ -302,9 +355,13 @@ def _toml_text(option: Option, raw: object, source: str) -> str:
 
 
 def _kind(value: object) -> str:
-    """A TOML value's type, in TOML's words."""
+    """A value's type in TOML's words; an argument's other types by their Python name."""
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         return "an array of tables"
     kinds = {bool: "a boolean", int: "an integer", float: "a float", str: "a string"}
     kinds.update({list: "an array", dict: "a table"})
-    return kinds.get(type(value), "a date or time")
+    if type(value) in kinds:
+        return kinds[type(value)]
+    if type(value).__module__ == "datetime":  # TOML's dates and times; no datetime import
+        return "a date or time"
+    return f"a Python {type(value).__name__}"  # an argument: resolve(..., {"memory": b"2G"})

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, NoReturn, cast
 
 from cgseq import __version__
 from cgseq.config import OPTIONS
@@ -38,6 +38,84 @@ def one_line(message: str) -> str:
     return message.replace("\r", "\\r").replace("\n", "\\n")
 
 
+class Flag(NamedTuple):
+    """A command-line flag of one command only (no env var, no config key)."""
+
+    names: tuple[str, ...]
+    dest: str  # the command function's keyword argument
+    help: str
+    metavar: str | None = None  # takes a value; else a switch
+    action: str = "store_true"  # or "store_false" for a --no-... switch
+
+
+def _flags(args: argparse.Namespace, flags: tuple[Flag, ...]) -> dict[str, object]:
+    return {flag.dest: getattr(args, flag.dest) for flag in flags}
+
+
+def _run_arguments(args: argparse.Namespace) -> dict[str, object]:
+    command = args.command  # argparse.REMAINDER keeps the "--" that ends cgseq's options
+    return {
+        "argv": command[1:] if command[:1] == ["--"] else command,
+        "settings": {option.name: getattr(args, option.name) for option in OPTIONS},
+        **_flags(args, RUN_FLAGS),
+    }
+
+
+class Command(NamedTuple):
+    """A subcommand: where its function is (imported only when it runs), its help, its own
+    flags, and how the parsed command line becomes the function's keyword arguments (by
+    default: each flag by its ``dest``)."""
+
+    module: str
+    function: str
+    help: str
+    flags: tuple[Flag, ...] = ()
+    adapter: Callable[[argparse.Namespace], dict[str, object]] | None = None
+
+    def arguments(self, args: argparse.Namespace) -> dict[str, object]:
+        return self.adapter(args) if self.adapter else _flags(args, self.flags)
+
+
+RUN_FLAGS = (  # besides every option of config.OPTIONS
+    Flag(("--json",), "json_out", "print the result as JSON on stdout"),
+    Flag(("--report",), "report", "write the result as JSON to FILE", "FILE"),
+    Flag(("-v", "--verbose"), "verbose", "log cgseq's events to stderr"),
+)
+JSON = Flag(("--json",), "as_json", "print JSON")
+
+COMMANDS: dict[str, Command] = {
+    "run": Command(
+        "cgseq.commands.run",
+        "run_command",
+        "run a command when it is this project's turn",
+        RUN_FLAGS,
+        _run_arguments,
+    ),
+    "status": Command(
+        "cgseq.commands.status",
+        "status_command",
+        "who runs, who waits, memory now and peak",
+        (JSON,),
+    ),
+    "doctor": Command(
+        "cgseq.commands.doctor",
+        "doctor_command",
+        "what each backend can enforce here, and why not",
+        (
+            JSON,
+            Flag(("--clean",), "clean", "kill and remove groups left by dead supervisors"),
+            Flag(("--no-canary",), "canary", "skip the canary jobs", action="store_false"),
+        ),
+    ),
+    "config": Command(
+        "cgseq.commands.config",
+        "config_command",
+        "effective settings and where each comes from",
+        (JSON,),
+    ),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cgseq",
@@ -48,48 +126,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cgseq {__version__}")
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", parser_class=_Parser)
-    _add_run(commands)
-    status = commands.add_parser("status", help="who runs, who waits, memory now and peak")
-    status.add_argument("--json", action="store_true", help="print JSON")
-    doctor = commands.add_parser("doctor", help="what each backend can enforce here, and why not")
-    doctor.add_argument("--json", action="store_true", help="print JSON")
-    doctor.add_argument(
-        "--clean", action="store_true", help="kill and remove groups left by dead supervisors"
-    )
-    doctor.add_argument("--no-canary", action="store_true", help="skip the canary jobs")
-    config = commands.add_parser("config", help="effective settings and where each comes from")
-    config.add_argument("--json", action="store_true", help="print JSON")
+    for name, command in COMMANDS.items():
+        if name == "run":
+            subparser = _add_run(commands, command)
+        else:
+            subparser = commands.add_parser(name, help=command.help)
+        for flag in command.flags:
+            _add_flag(subparser, flag)
     return parser
 
 
-def _add_run(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_run(commands: argparse._SubParsersAction[_Parser], command: Command) -> _Parser:
+    """``run`` takes a command and every option of ``config.OPTIONS`` (then its own flags)."""
     run = commands.add_parser(
         "run",
-        help="run a command when it is this project's turn",
+        help=command.help,
         usage="cgseq run [options] -- COMMAND [ARGS...]",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for option in OPTIONS:
-        if option.name == "record":
+        if option.switch:
             run.add_argument(
-                "--no-record",
-                dest="record",
+                option.flag,
+                dest=option.name,
                 action="store_const",
-                const="false",
-                help="keep no history or event log for this job",
+                const=option.switch.value,
+                help=option.switch.help,
             )
-            continue
-        run.add_argument(
-            option.flag,
-            dest=option.name,
-            metavar=option.name.upper(),
-            help=f"{option.help} [env {option.env}]",
-        )
-    run.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
-    run.add_argument("--report", metavar="FILE", help="write the result as JSON to FILE")
-    run.add_argument("-v", "--verbose", action="store_true", help="log cgseq's events to stderr")
+        else:
+            run.add_argument(
+                option.flag,
+                dest=option.name,
+                metavar=option.metavar,
+                help=f"{option.help} [env {option.env}]",
+            )
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command to run")
+    return run
+
+
+def _add_flag(parser: argparse.ArgumentParser, flag: Flag) -> None:
+    if flag.metavar:
+        parser.add_argument(*flag.names, dest=flag.dest, metavar=flag.metavar, help=flag.help)
+    else:
+        parser.add_argument(*flag.names, dest=flag.dest, action=flag.action, help=flag.help)
 
 
 def entry() -> None:
@@ -136,24 +216,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.subcommand == "run":
-        from cgseq.commands.run import run_command
-
-        return run_command(args)
-    if args.subcommand == "status":
-        from cgseq.commands.status import status_command
-
-        return status_command(args)
-    if args.subcommand == "doctor":
-        from cgseq.commands.doctor import doctor_command
-
-        return doctor_command(args)
-    if args.subcommand == "config":
-        from cgseq.commands.config import config_command
-
-        return config_command(args)
-    build_parser().print_help(sys.stderr)
-    return EXIT_USAGE
+    command = COMMANDS.get(args.subcommand)
+    if command is None:
+        build_parser().print_help(sys.stderr)
+        return EXIT_USAGE
+    # only the command that runs; __import__, not importlib.import_module, so that
+    # `python -X importtime` still shows the command's module (tests/test_waiters.py)
+    module = __import__(command.module, fromlist=[command.function])
+    function = cast(Callable[..., int], getattr(module, command.function))
+    return function(**command.arguments(args))
 
 
 def _silence_stdout() -> None:

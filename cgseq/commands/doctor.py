@@ -7,7 +7,6 @@ a small memory limit, and doctor reports whether it was really killed for memory
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from dataclasses import asdict
@@ -25,12 +24,12 @@ CANARY = (
 )
 
 
-def doctor_command(args: argparse.Namespace) -> int:
+def doctor_command(*, as_json: bool, clean: bool, canary: bool) -> int:
     found = backends.probe_all()
     auto = next((a.backend for a in found if a.available), "poll")
-    canaries = {} if args.no_canary else {a.backend: _canary(a) for a in found if a.available}
-    cleaned = _clean() if args.clean else []
-    if args.json:
+    canaries = {} if not canary else {a.backend: _canary(a) for a in found if a.available}
+    cleaned = _clean() if clean else []
+    if as_json:
         data = [
             asdict(a) | {"enforces": dict(a.enforces), "canary": canaries.get(a.backend)}
             for a in found

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import json
@@ -11,6 +10,7 @@ import shlex
 import stat
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cgseq import config
@@ -32,24 +32,32 @@ _CGSEQ_ENDED = {
 }
 
 
-def run_command(args: argparse.Namespace) -> int:
-    argv = _command(args.command)
-    settings = config.resolve(
-        project_root(os.getcwd()), {o.name: getattr(args, o.name) for o in config.OPTIONS}
-    )
-    spec = build_spec(argv, {name: s.value for name, s in settings.items()})
-    report = _ReportFile(args.report) if args.report is not None else None  # exit 2 before
+def run_command(
+    argv: Sequence[str],
+    *,
+    settings: Mapping[str, object],
+    json_out: bool,
+    report: str | None,
+    verbose: bool,
+) -> int:
+    """Run ``argv`` in its turn; ``settings`` are the explicit values by option name (None:
+    not given), as ``config.resolve()`` takes them; ``report`` is a file for the result."""
+    if not argv:
+        raise UsageError("no command given: cgseq run [options] -- COMMAND [ARGS...]")
+    resolved = config.resolve(project_root(os.getcwd()), settings)
+    spec = build_spec(tuple(argv), {name: s.value for name, s in resolved.items()})
+    report_file = _ReportFile(report) if report is not None else None  # exit 2 before
     # this process exists to ask for a turn: it asked when the kernel started it
     context = RunContext(on_wait=_announce_wait, notice=_notice, asked=process_start_ns())
     try:
         result = run(spec, context)
     except BaseException:
-        if report is not None:
-            report.discard()  # no job, no result: leave no empty report behind
+        if report_file is not None:
+            report_file.discard()  # no job, no result: leave no empty report behind
         raise
-    _report(result, args, report)
-    if spec.record and (args.verbose or _notable(result)):
-        _log(result, args.verbose)
+    _report(result, json_out, report_file)
+    if spec.record and (verbose or _notable(result)):
+        _log(result, verbose)
     return result.exit_code
 
 
@@ -70,13 +78,6 @@ def _log(result: JobResult, verbose: bool) -> None:
         log_event(state_dir(), "job.finished", verbose=verbose, **data)
     except (CgseqError, OSError) as exc:  # the job ran: its exit code stands, the log is extra
         _notice(f"warning: job not recorded in the event log: {exc}")
-
-
-def _command(raw: list[str]) -> tuple[str, ...]:
-    argv = raw[1:] if raw[:1] == ["--"] else raw
-    if not argv:
-        raise UsageError("no command given: cgseq run [options] -- COMMAND [ARGS...]")
-    return tuple(argv)
 
 
 def build_spec(argv: tuple[str, ...], values: dict[str, Any]) -> JobSpec:
@@ -139,7 +140,7 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _report(result: JobResult, args: argparse.Namespace, report: _ReportFile | None) -> None:
+def _report(result: JobResult, json_out: bool, report: _ReportFile | None) -> None:
     command = _short(_display(result.argv))
     for line in result.leftovers_killed:
         _notice(f"{'' if line.startswith('kept') else 'killed '}{line} left by {command}")
@@ -151,7 +152,7 @@ def _report(result: JobResult, args: argparse.Namespace, report: _ReportFile | N
     data = result.to_json()
     if report is not None:
         report.write(json.dumps(data, indent=2))
-    if args.json:
+    if json_out:
         _emit(json.dumps(data, indent=2))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import time
@@ -15,10 +14,10 @@ from cgseq.turns import live_tickets, read_json, slot_taken
 from cgseq.units import format_duration, format_size
 
 
-def status_command(args: argparse.Namespace) -> int:
+def status_command(*, as_json: bool) -> int:
     slots = [_slot(path) for path in sorted((state_dir() / "slots").glob("*"))]
     busy = [slot for slot in slots if slot["running"] or slot["waiting"] or slot["unsupervised"]]
-    if args.json:
+    if as_json:
         print(json.dumps({"slots": busy}, indent=2))
         return 0
     if not busy:
