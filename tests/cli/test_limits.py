@@ -142,7 +142,8 @@ def test_leftovers_keep_leaves_the_daemon(cgseq, work: Path, reaper):
     reaper.track(daemon)  # ours to kill at teardown
     assert done.returncode == 0, done.stderr
     assert pid_running(daemon), "--leftovers keep killed the daemon"
-    assert elapsed < 3, f"cgseq took {elapsed:.1f}s to leave behind a daemon it was told to keep"
+    # the regression this guards took 8 s (2 s of rmdir retries in each of 4 hierarchies)
+    assert elapsed < 7, f"cgseq took {elapsed:.1f}s to leave behind a daemon it was told to keep"
     assert any("kept" in line and str(daemon) in line for line in cgseq_lines(done.stderr))
 
 

@@ -57,7 +57,7 @@ def test_signal_to_cgseq_reaches_the_whole_job(start, work: Path, reaper, sig: s
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_signal_leaves_the_rest_of_the_job_its_grace(start, work: Path, reaper, sig):
     """The main process exits at once; its children need 0.5 s to clean up, within --kill-grace."""
-    options = ("--kill-grace", "5s")
+    options = ("--kill-grace", "60s")
     run, pids_file, trap = start_tree(start, work, "--cleanup", "0.5", options=options)
     pids = reaper.track_file(pids_file)
     began = time.monotonic()
@@ -66,7 +66,7 @@ def test_signal_leaves_the_rest_of_the_job_its_grace(start, work: Path, reaper, 
     assert signalled(trap, "cleaned") == set(pids), (
         "processes of the job were killed before the grace was over:\n" + trap.read_text()
     )
-    assert time.monotonic() - began < 4.5
+    assert time.monotonic() - began < 30  # done when the job was, not at the end of the grace
     assert code == 128 + sig
     assert [p for p in pids if pid_running(p)] == []
 
@@ -93,10 +93,8 @@ def test_second_sigint_escalates_to_sigkill(start, work: Path, reaper):
     # may have been killed for it. (Any later escalation would be a kill-grace, not ours.)
     assert run.proc.poll() is None, "cgseq gave up on a job that ignores one SIGINT"
     assert all(pid_running(p) for p in pids)
-    second = time.monotonic()
     os.kill(run.pid, signal.SIGINT)
-    code = run.wait(10)
-    assert time.monotonic() - second < 5, "the second ^C did not kill the job promptly"
+    code = run.wait(10)  # the job ignores SIGINT: only the escalation to SIGKILL ends it
     assert [p for p in pids if pid_running(p)] == []
     assert code in (130, 137), run.stderr
 
