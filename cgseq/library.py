@@ -65,6 +65,10 @@ def run(
     exit. ``on_notice`` gets each line the CLI would print after ``cgseq:``; without it
     those lines are added to ``result.warnings``.
 
+    A SIGINT, SIGTERM or SIGHUP that reaches this process while the job runs goes to the
+    job, as with ``cgseq run``; once the job ended it is raised again here, so ^C still
+    raises :class:`KeyboardInterrupt` in the caller.
+
     Inside a cgseq job of the same slot the run is inline: no wait, same turn, and the
     enclosing job's limits hold around this one's. Call it from the main thread: it
     handles SIGINT/SIGTERM/SIGHUP while the job runs, and it reaps this process's
@@ -94,6 +98,7 @@ def run(
         if files is not None:
             result.stdout, result.stderr = (_read(file, text) for file in files)
     result.warnings.extend(_new_lines(notices, result.warnings))
+    _pass_on_interrupt(result)
     if check:
         result.check_returncode()
     return result
@@ -158,6 +163,25 @@ def _read(file: IO[bytes], text: bool) -> bytes | str:
 
     # replace, not strict: the job has run, its result must not be lost to one bad byte
     return data.decode(locale.getpreferredencoding(False), errors="replace")
+
+
+def _pass_on_interrupt(result: JobResult) -> None:
+    """A signal that ended the job reaches the caller too, once the job is over.
+
+    It was this process's (^C, a SIGTERM to the script): without cgseq in between the
+    caller would have got it, so its own disposition acts now: ^C raises KeyboardInterrupt,
+    SIGTERM ends the script, an ignored one is ignored, a handler runs.
+    """
+    from cgseq.model import TerminationReason
+
+    if result.reason is not TerminationReason.INTERRUPTED or not result.detail:
+        return
+    import signal
+
+    # the supervisor's detail: "interrupted by SIGINT" (cgseq.supervise.supervisor)
+    name = result.detail.removeprefix("interrupted by ")
+    if name in signal.Signals.__members__:
+        signal.raise_signal(signal.Signals[name])
 
 
 def _new_lines(notices: list[str], warnings: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import cgseq
 from cgseq import backends
 from tests.cli.cli_support import parse_result, remove_test_cgroups
 from tests.conftest import require
-from tests.support import REPO, WAITING, run_cgseq, with_repo_on_path
+from tests.support import REPO, WAITING, run_cgseq, wait_until, with_repo_on_path
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -256,3 +257,31 @@ def test_import_cgseq_stays_cheap():
 
 def test_the_package_says_it_is_typed():
     assert (Path(cgseq.__file__).parent / "py.typed").is_file()
+
+
+INTERRUPTED = """
+import sys, cgseq
+try:
+    cgseq.run(["sh", "-c", "touch ready; exec sleep 30"])
+except KeyboardInterrupt:
+    sys.exit(7)
+sys.exit(0)
+"""
+
+
+def test_a_sigint_ends_the_job_then_reaches_the_caller(work: Path):
+    script = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED],
+        cwd=work,
+        env=with_repo_on_path(),
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # no terminal of ours: only the test's SIGINT reaches it
+    )
+    try:
+        wait_until(lambda: (work / "ready").exists(), 30, "the job to start")
+        script.send_signal(signal.SIGINT)
+        assert script.wait(30) == 7  # the job ended, then KeyboardInterrupt in the caller
+    finally:
+        if script.poll() is None:
+            script.kill()
+            script.wait(10)
