@@ -75,7 +75,7 @@ def run(
     children meanwhile (it is a child subreaper, and stays one).
     """
     command = _command(argv)
-    where = os.path.abspath(os.fspath(cwd)) if cwd is not None else os.getcwd()
+    where = _directory(cwd)
     given = {
         "memory": memory,
         "swap": swap,
@@ -116,6 +116,15 @@ def _command(argv: Sequence[StrPath]) -> tuple[str, ...]:
     if not all(isinstance(arg, str) for arg in command):
         raise UsageError(f"cgseq.run(): every argument must be a str, not {command!r}")
     return command
+
+
+def _directory(cwd: StrPath | None) -> str:
+    if cwd is None:
+        return os.getcwd()
+    where = os.path.abspath(os.fspath(cwd))
+    if not os.path.isdir(where):  # else the job's chdir fails, and that reads as exit 127
+        raise UsageError(f"cgseq.run(cwd=...): not a directory: {where!r}")
+    return where
 
 
 def _spec(

@@ -220,6 +220,11 @@ def test_the_project_is_the_one_of_cwd(work: Path, tmp_path: Path):
     assert result.attempts == 2 and result.cwd == str(work)
 
 
+def test_a_cwd_that_is_no_directory_is_a_usage_error(tmp_path: Path):
+    with pytest.raises(cgseq.UsageError, match="not a directory"):
+        cgseq.run(["true"], cwd=tmp_path / "gone")
+
+
 def test_an_env_variable_applies_and_an_argument_overrides_it(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CGSEQ_RETRY", "1")
     assert cgseq.run(["false"]).attempts == 2
