@@ -70,9 +70,9 @@ def run(
     raises :class:`KeyboardInterrupt` in the caller.
 
     Inside a cgseq job of the same slot the run is inline: no wait, same turn, and the
-    enclosing job's limits hold around this one's. Call it from the main thread: it
-    handles SIGINT/SIGTERM/SIGHUP while the job runs, and it reaps this process's
-    children meanwhile (it is a child subreaper, and stays one).
+    enclosing job's limits hold around this one's. Call it from the main thread (signal
+    handlers need it; another thread gets a UsageError). While the job runs it reaps this
+    process's exited children: it is a child subreaper, and stays one.
     """
     command = _command(argv)
     where = _directory(cwd)
