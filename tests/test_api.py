@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -290,3 +291,19 @@ def test_a_sigint_ends_the_job_then_reaches_the_caller(work: Path):
         if script.poll() is None:
             script.kill()
             script.wait(10)
+
+
+def test_another_thread_gets_a_usage_error():
+    raised: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            cgseq.run(["true"])
+        except BaseException as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    thread.join(30)
+    assert len(raised) == 1 and isinstance(raised[0], cgseq.UsageError), raised
+    assert "main thread" in str(raised[0])
