@@ -21,6 +21,7 @@ from cgseq.api import RunContext, run_spec
 from cgseq.errors import UsageError
 from cgseq.model import JobSpec
 from cgseq.project import project_root
+from cgseq.supervise.signals import subreaper_restored
 
 if TYPE_CHECKING:
     from cgseq.result import JobResult
@@ -72,7 +73,8 @@ def run(
     Inside a cgseq job of the same slot the run is inline: no wait, same turn, and the
     enclosing job's limits hold around this one's. Call it from the main thread (signal
     handlers need it; another thread gets a UsageError). While the job runs it reaps this
-    process's exited children: it is a child subreaper, and stays one.
+    process's exited children and is a child subreaper; after, it is no subreaper again
+    unless it was one before.
     """
     command = _command(argv)
     where = _directory(cwd)
@@ -92,7 +94,7 @@ def run(
     spec = _spec(command, where, env, {name: s.value for name, s in resolved.items()})
     _check_main_thread()
     notices: list[str] = []
-    with _captured(capture_output) as files:
+    with _captured(capture_output) as files, subreaper_restored():
         context = RunContext(notice=on_notice or notices.append, output=_output(files))
         result = run_spec(spec, context)
         if files is not None:

@@ -307,3 +307,12 @@ def test_another_thread_gets_a_usage_error():
     thread.join(30)
     assert len(raised) == 1 and isinstance(raised[0], cgseq.UsageError), raised
     assert "main thread" in str(raised[0])
+
+
+def test_the_caller_is_no_subreaper_after_the_call():
+    """Else a test process would collect every orphan of every later test."""
+    from cgseq.supervise import signals
+
+    assert signals._is_subreaper() is False
+    cgseq.run(["true"])
+    assert signals._is_subreaper() is False
