@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendUnavailable",
     "CgseqError",
+    "JobFailed",
     "JobResult",
     "JobSpec",
     "Limits",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "JobFailed": "cgseq.result",
     "JobResult": "cgseq.result",
     "JobSpec": "cgseq.model",
     "Limits": "cgseq.model",
@@ -41,14 +43,14 @@ _LAZY = {
     "CgseqError": "cgseq.errors",
     "UsageError": "cgseq.errors",
     "WaitTimeout": "cgseq.errors",
-    "run": "cgseq.api",
+    "run": "cgseq.library",
 }
 
 if TYPE_CHECKING:
-    from cgseq.api import run
     from cgseq.errors import BackendUnavailable, CgseqError, UsageError, WaitTimeout
+    from cgseq.library import run
     from cgseq.model import JobSpec, Limits, TerminationReason
-    from cgseq.result import JobResult
+    from cgseq.result import JobFailed, JobResult
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""``cgseq.run(spec)``: the whole pipeline of one job, as a library call.
+"""``run_spec(spec)``: the whole pipeline of one job, as a library call.
 
 slot → (nested? run inline) → queue up → wait; once next in line, prepare (backend, group,
 held first process) → the turn → clean up after a dead holder → release the job and
@@ -12,7 +12,6 @@ import contextlib
 import functools
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from cgseq.statedir import state_dir
 
 if TYPE_CHECKING:
     from cgseq.result import JobResult
+    from cgseq.supervise.spawn import Output
 
 Notice = Callable[[str], None]
 
@@ -37,13 +37,15 @@ class RunContext:
         on_wait: Callable[[turns.Turn], None] | None = None,
         notice: Notice | None = None,
         asked: int | None = None,
+        output: Output | None = None,
     ) -> None:
         self.on_wait = on_wait
         self.asked = asked  # when the job asked for its turn (turns.queue_up); None: now
         self.notice: Notice = notice or (lambda line: None)
+        self.output = output  # the job's stdout and stderr fds; None: cgseq's own
 
 
-def run(spec: JobSpec, context: RunContext | None = None) -> JobResult:
+def run_spec(spec: JobSpec, context: RunContext | None = None) -> JobResult:
     """Run ``spec`` when it is this project's turn, under its limits; wait for the result.
 
     Raises :class:`~cgseq.errors.CgseqError` subclasses for cgseq's own failures.
@@ -196,7 +198,7 @@ class _Job:
             _backend, group, supervisor = self.prepared
             self.prepared = None
             supervisor.abandon()
-            _close_quietly(group)
+            _close_quietly(group, self.context.notice)
 
     def run_attempts(self) -> JobResult:
         from cgseq.supervise.signals import SignalPipe
@@ -219,7 +221,7 @@ class _Job:
         try:
             attempt = supervisor.run(signals)
         except BaseException:
-            _close_quietly(group)
+            _close_quietly(group, self.context.notice)
             raise
         result = self._result(backend.name, attempt, attempts)
         if self.turn is not None and (attempts > self.spec.retry or not _should_retry(result)):
@@ -227,7 +229,7 @@ class _Job:
         if attempt.kept:
             group.detach()
         else:
-            _close_quietly(group)
+            _close_quietly(group, self.context.notice)
         return result
 
     def _open(self) -> tuple[Any, Any, Any]:
@@ -242,11 +244,13 @@ class _Job:
                 tick=self._tick,
                 warn=self._warn,
             )
-            supervisor = Supervisor(self.spec, group, self._env(), self.tty, hooks)
+            supervisor = Supervisor(
+                self.spec, group, self._env(), self.tty, hooks, self.context.output
+            )
             try:
                 supervisor.prepare()
             except BackendUnavailable as exc:
-                _close_quietly(group)
+                _close_quietly(group, self.context.notice)
                 if self.spec.backend != "auto" or index + 1 == len(self.candidates):
                     raise
                 following = self.candidates[index + 1][0].name
@@ -377,11 +381,11 @@ def _terminal() -> int | None:
     return None
 
 
-def _close_quietly(group: Any) -> None:
+def _close_quietly(group: Any, notice: Notice) -> None:
     try:
         group.close()
     except OSError as exc:
-        print(f"cgseq: warning: could not remove the job's group: {exc}", file=sys.stderr)
+        notice(f"warning: could not remove the job's group: {exc}")
 
 
-__all__ = ["RunContext", "run"]
+__all__ = ["RunContext", "run_spec"]

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cgseq.errors import CgseqError
 from cgseq.model import TerminationReason
 
 
 @dataclass
 class JobResult:
-    """The outcome of one job (all attempts); serialises to JSON."""
+    """The outcome of one job (all attempts); serialises to JSON.
+
+    Read like :class:`subprocess.CompletedProcess`: ``returncode`` (``exit_code``),
+    ``stdout``/``stderr`` (None unless captured) and :meth:`check_returncode`.
+    """
 
     argv: list[str]
     cwd: str
@@ -30,8 +36,48 @@ class JobResult:
     shm_files: list[str] = field(default_factory=list)  # tmpfs files a kill left or removed
     warnings: list[str] = field(default_factory=list)
     job_id: str = ""
+    # captured output (cgseq.run(capture_output=True)): bytes, or str with text=True; Any as
+    # in typeshed's CompletedProcess[Any], so either reads without a cast
+    stdout: Any = None
+    stderr: Any = None
+
+    @property
+    def returncode(self) -> int:
+        """``exit_code``, by the name :class:`subprocess.CompletedProcess` gives it."""
+        return self.exit_code
+
+    def check_returncode(self) -> None:
+        """Raise :class:`JobFailed` if the job's exit code is not 0."""
+        if self.exit_code != 0:
+            raise JobFailed(self)
 
     def to_json(self) -> dict[str, Any]:
+        """The result as JSON values; captured output is not part of it (the history and
+        ``--json`` keep figures, not a job's output)."""
         data = asdict(self)
         data["reason"] = self.reason.value
+        del data["stdout"], data["stderr"]
         return data
+
+
+class JobFailed(CgseqError, subprocess.CalledProcessError):
+    """``cgseq.run(..., check=True)``: the job ended with a non-zero exit code.
+
+    A :class:`subprocess.CalledProcessError` too, so ``except CalledProcessError`` code
+    keeps working: ``returncode``, ``cmd``, ``stdout``/``output`` and ``stderr`` are the
+    job's; ``result`` is the whole :class:`JobResult` (``reason``, ``detail``, usage).
+    """
+
+    def __init__(self, result: JobResult) -> None:
+        subprocess.CalledProcessError.__init__(
+            self, result.exit_code, result.argv, result.stdout, result.stderr
+        )
+        why = f" ({result.reason.value}: {result.detail})" if result.detail else ""
+        # not CgseqError.__init__: its super() is CalledProcessError's, set up above
+        self.message = f"command {result.argv!r} exited with {result.exit_code}{why}"
+        self.hint = None
+        self.result = result
+        self.exit_code = result.exit_code
+
+    def __str__(self) -> str:
+        return CgseqError.__str__(self)

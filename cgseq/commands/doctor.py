@@ -65,7 +65,7 @@ def _print(
 
 def _canary(availability: Availability) -> dict[str, Any]:
     """Run a real hog under a 64M limit with this backend; was it killed for memory?"""
-    from cgseq.api import run
+    from cgseq.api import run_spec
     from cgseq.errors import CgseqError
     from cgseq.model import JobSpec, Limits, TerminationReason
 
@@ -77,7 +77,7 @@ def _canary(availability: Availability) -> dict[str, Any]:
         record=False,
     )
     try:
-        result = run(spec)
+        result = run_spec(spec)
     except CgseqError as exc:
         return {"enforced": False, "summary": f"could not run: {exc}"}
     enforced = result.reason is TerminationReason.MEMORY

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cgseq import config
-from cgseq.api import RunContext, run
+from cgseq.api import RunContext, run_spec
 from cgseq.errors import CgseqError, UsageError
 from cgseq.model import JobSpec, Limits, TerminationReason
 from cgseq.project import project_root
@@ -50,7 +50,7 @@ def run_command(
     # this process exists to ask for a turn: it asked when the kernel started it
     context = RunContext(on_wait=_announce_wait, notice=_notice, asked=process_start_ns())
     try:
-        result = run(spec, context)
+        result = run_spec(spec, context)
     except BaseException:
         if report_file is not None:
             report_file.discard()  # no job, no result: leave no empty report behind

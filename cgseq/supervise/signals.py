@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Iterator
+from typing import Any
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # A shell starts a job with some signals ignored: `cmd &` without job control ignores
@@ -59,14 +60,49 @@ def _note(signum: int, frame: object) -> None:
     """The C-level handler already wrote ``signum`` to the wakeup pipe."""
 
 
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37  # Linux >= 3.4
+
+
 def become_subreaper() -> bool:
     """Linux >= 3.4: orphaned descendants re-parent to us instead of init."""
+    return _set_subreaper(True)
+
+
+@contextlib.contextmanager
+def subreaper_restored() -> Iterator[None]:
+    """The library call leaves the caller as it found it: not a subreaper, if it was not.
+
+    A subreaper for good, a test process (or a server) would collect every orphan of its
+    descendants from then on, long after the job ended.
+    """
+    was = _is_subreaper()
+    try:
+        yield
+    finally:
+        if was is False:
+            _set_subreaper(False)
+
+
+def _set_subreaper(on: bool) -> bool:
+    libc = _libc()
+    return libc is not None and libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+
+
+def _is_subreaper() -> bool | None:
+    import ctypes
+
+    libc = _libc()
+    flag = ctypes.c_int(0)
+    if libc is None or libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0) != 0:
+        return None
+    return bool(flag.value)
+
+
+def _libc() -> Any:
     import sys
 
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     import ctypes
 
-    pr_set_child_subreaper = 36
-    libc = ctypes.CDLL(None, use_errno=True)
-    return bool(libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0)
+    return ctypes.CDLL(None, use_errno=True)

@@ -15,6 +15,7 @@ import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cgseq.errors import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, SpawnError
 from cgseq.supervise.signals import KEPT_IGNORED, ignored
@@ -38,6 +39,13 @@ _RESET_SIGNALS = (
     signal.SIGUSR2,
     signal.SIGXFSZ,
 )
+
+
+class Output(NamedTuple):
+    """Where the job's stdout and stderr go instead of cgseq's own (open fds)."""
+
+    stdout: int
+    stderr: int
 
 
 @dataclass
@@ -78,6 +86,7 @@ def spawn_held(
     env: Mapping[str, str] | None = None,
     foreground_tty: int | None = None,
     cgroup_namespace: bool = False,
+    output: Output | None = None,
 ) -> HeldChild:
     """Fork a child that will exec ``argv`` once released.
 
@@ -85,6 +94,7 @@ def spawn_held(
     (interactive runs), so the job reads the terminal and gets ^C as if run bare.
     ``cgroup_namespace``: the group is a cgroup v2 group; a root job then runs in a new
     cgroup namespace rooted there, so it cannot write itself out (with nsdelegate).
+    ``output``: the fds that become the job's stdout and stderr (None: cgseq's own).
     """
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()  # both ends close-on-exec (PEP 446)
@@ -95,7 +105,7 @@ def spawn_held(
         try:
             os.close(go_w)
             os.close(err_r)
-            _child(argv, cwd, env_list, go_r, err_w, foreground_tty, unshare)
+            _child(argv, cwd, env_list, go_r, err_w, foreground_tty, unshare, output)
         finally:
             os._exit(EXIT_NOT_FOUND)
     os.close(go_r)
@@ -120,6 +130,7 @@ def _child(
     err_w: int,
     foreground_tty: int | None,
     unshare: Unshare | None,
+    output: Output | None,
 ) -> None:
     os.setpgid(0, 0)
     for signum in _RESET_SIGNALS:
@@ -133,6 +144,9 @@ def _child(
         _enter_cgroup_namespace(unshare, err_w)
     if foreground_tty is not None:
         hand_terminal(foreground_tty, os.getpgid(os.getppid()), os.getpgrp())
+    if output is not None:  # dup2 clears close-on-exec on the copies: the job inherits them
+        os.dup2(output.stdout, 1)
+        os.dup2(output.stderr, 2)
     try:
         if cwd is not None:
             os.chdir(cwd)

@@ -24,7 +24,7 @@ from cgseq.backends.base import JobGroup
 from cgseq.errors import EXIT_NOT_FOUND, EXIT_SIGNAL_BASE, EXIT_TIMEOUT, SpawnError
 from cgseq.model import Breach, JobSpec, TerminationReason, Usage
 from cgseq.supervise.signals import SignalPipe
-from cgseq.supervise.spawn import HeldChild, hand_terminal, spawn_held
+from cgseq.supervise.spawn import HeldChild, Output, hand_terminal, spawn_held
 
 EMPTY_WAIT = 10.0  # seconds to wait for a killed group to empty before giving up
 LEFTOVER_TICK = 0.1
@@ -61,8 +61,10 @@ class Supervisor:
         env: Mapping[str, str],
         tty: int | None = None,
         hooks: Hooks | None = None,
+        output: Output | None = None,
     ) -> None:
         self.spec, self.group, self.env, self.tty = spec, group, env, tty
+        self.output = output
         self.hooks = hooks or Hooks()
         self.status: int | None = None
         self.breach: Breach | None = None
@@ -89,6 +91,7 @@ class Supervisor:
             env=self.env,
             foreground_tty=self.tty,
             cgroup_namespace=self.group.cgroup_namespace,
+            output=self.output,
         )
         self.pid = child.pid
         try:
