@@ -116,15 +116,15 @@ def test_double_forked_daemon_is_killed_and_group_removed(backend: str, tmp_path
     assert group_dirs(result["job_id"]) == []
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(150)
 def test_timeout_escalates_to_sigkill(backend: str) -> None:
-    script = "trap '' TERM; sleep 30"
+    script = "trap '' TERM; sleep 120"
     started = time.monotonic()
     result, stderr, code = run_json(
         backend, "--timeout", "0.5s", "--kill-grace", "0.5s", "--", "sh", "-c", script
     )
     assert code == 124 and result["reason"] == "timeout", stderr
-    assert 0.9 <= time.monotonic() - started < 20
+    assert 0.9 <= time.monotonic() - started < 60  # the SIGKILL ended it, not the sleep
 
 
 @pytest.mark.timeout(90)
@@ -163,7 +163,6 @@ def test_supervisor_killed_mid_job_is_cleaned_up_by_the_next_run(
 def test_kept_leftovers_survive_the_next_run(backend: str, tmp_path: Path) -> None:
     """Regression: a kept daemon's group looked orphaned, so the next run killed it."""
     pidfile = tmp_path / "daemon.pid"
-    started = time.monotonic()
     result, stderr, code = run_json(
         backend,
         "--leftovers",
@@ -172,7 +171,8 @@ def test_kept_leftovers_survive_the_next_run(backend: str, tmp_path: Path) -> No
         *helper("daemonize.py", "--sleep", "60", "--pidfile", str(pidfile)),
     )
     assert code == 0, stderr
-    assert time.monotonic() - started < 10
+    # (how fast cgseq leaves a kept group is timed on the host only, test_limits.py: the
+    # VM runs 5-8x slower, and a bound that holds there would not catch the 8 s regression)
     daemon = int(pidfile.read_text())
     try:
         assert any(line.startswith("cgseq: kept") for line in stderr.splitlines()), stderr
