@@ -7,7 +7,15 @@ Vocabulary, fixed once:
   *waiters* queue behind it in arrival order;
 - a *backend* enforces limits on a job's processes (systemd scope, cgroup v2,
   cgroup v1, or psutil polling);
-- a job's *group* is the set of processes a backend tracks for one job.
+- a job's *group* is the set of processes a backend tracks for one job;
+- a *slot* is what a turn is for: a project (its root directory) or a named ``--lock``;
+- a *ticket* is a waiter's (or the holder's) place in a slot's queue, and the *holder
+  record* names the running job, so that the next holder can reap it if its supervisor
+  died (both in :mod:`cgseq.queue`);
+- the *pipeline* (:mod:`cgseq.pipeline`) takes one job from its ticket to its result.
+
+Folders: ``queue/`` (state on disk), ``pipeline/`` (one job), ``backends/`` (enforcement),
+``supervise/`` (processes and signals), ``commands/`` (the CLI).
 
 The front door re-exports what library users need; attribute access is lazy so
 that ``import cgseq`` stays cheap on the hot path of a queued waiter.

@@ -23,9 +23,9 @@ def write_crash_log(exc: BaseException) -> str:
     )
     try:
         from cgseq import safefs
-        from cgseq.statedir import state_dir
+        from cgseq.queue import layout
 
-        path = state_dir() / "crash.log"
+        path = layout.crash_file()
         safefs.write_atomic(path, text.encode())
     except Exception:  # the state dir is what failed, maybe: the details must not be lost
         sys.stderr.write(text)

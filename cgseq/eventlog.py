@@ -10,13 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-LOG_NAME = "events.log"
 LOG_MAX_BYTES = 4 << 20
 
 
-def log_event(state: Path, event: str, *, verbose: bool = False, **fields: Any) -> None:
+def log_event(event: str, *, verbose: bool = False, **fields: Any) -> None:
+    from cgseq.queue import layout
+
     try:
-        _append(state / LOG_NAME, event, fields)
+        _append(layout.events_file(), event, fields)
     finally:  # --verbose still shows the event when the log cannot take it
         if verbose:
             _echo(event, fields)

@@ -3,7 +3,7 @@
 The arguments are the CLI's options by name, checked by :func:`cgseq.config.resolve` with the
 CLI's messages: ``[tool.cgseq]`` of the project of ``cwd`` and ``CGSEQ_*`` apply, an argument
 overrides both. The job then runs through the same pipeline as ``cgseq run``
-(:func:`cgseq.api.run_spec`), inline when called inside a cgseq job. Nothing is printed:
+(:func:`cgseq.pipeline.run.run_spec`), inline when called inside a cgseq job. Nothing is printed:
 notices go to ``on_notice``, or into ``result.warnings``.
 """
 
@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING
 
 from cgseq import config
-from cgseq.api import RunContext, run_spec
 from cgseq.errors import UsageError
 from cgseq.model import JobSpec
+from cgseq.pipeline.run import RunContext, run_spec
 from cgseq.project import project_root
 from cgseq.supervise.signals import subreaper_restored
 
@@ -132,10 +132,9 @@ def _directory(cwd: StrPath | None) -> str:
 def _spec(
     argv: tuple[str, ...], cwd: str, env: Mapping[str, str] | None, values: dict[str, object]
 ) -> JobSpec:
-    from cgseq.commands.run import build_spec
+    from cgseq.pipeline.spec import build_spec
 
-    spec = build_spec(argv, dict(values))  # the CLI's: the same values make the same job
-    return spec._replace(cwd=cwd, env=dict(env) if env is not None else None)
+    return build_spec(argv, values, cwd, env)  # the CLI's: the same values make the same job
 
 
 def _check_main_thread() -> None:

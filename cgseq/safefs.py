@@ -3,7 +3,7 @@
 Every file is opened with ``O_NOFOLLOW`` (a symlink is refused, never written through), new
 files are made with ``O_EXCL`` under an unguessable temporary name and renamed into place,
 and every directory cgseq descends into is checked with ``lstat``: a plain directory of ours,
-not a symlink. The state dir itself is 0700 and ours (:mod:`cgseq.statedir`), so only this
+not a symlink. The state dir itself is 0700 and ours (:mod:`cgseq.queue.layout`), so only this
 user can change what is checked between the check and the use.
 
 An ``OSError`` becomes a one-line :class:`~cgseq.errors.StateDirError` naming the path and the

@@ -28,6 +28,7 @@ from cgseq.backends import cgroupfs
 from cgseq.project import slot_for
 from tests.cli.cli_support import JOB_SCRIPT, cgseq_env, pid_running, wait_until
 from tests.conftest import require
+from tests.support import run_cgseq
 
 PARENT = "cgseq-test-forged"  # this file's own cgroup parent, for every cgseq it runs
 OUTSIDE = "cgseq-test-forged-outside"  # a group tree that is NOT cgseq's parent
@@ -66,15 +67,7 @@ def env() -> dict[str, str]:
 
 
 def cgseq(project: Path, *args: str, timeout: float = 45) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cgseq", *args],
-        cwd=project,
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_cgseq(*args, cwd=project, env=env(), timeout=timeout)
 
 
 def dead_job_id() -> str:
@@ -98,7 +91,7 @@ def slot_dir(project: Path) -> Path:
 def plant(
     project: Path, backend: str, record: dict[str, Any], holder: dict[str, Any] | None = None
 ) -> Path:
-    """Write a forged holder.json into the project's slot, as ``_Job._started`` would."""
+    """Write a forged holder.json into the project's slot, as ``Job._started`` would."""
     job_id = record.get("job_id")
     data = {
         "pid": 4_000_000,
@@ -417,3 +410,26 @@ def _own_cgroup_parent() -> Iterator[None]:
                 group.rmdir()
         with contextlib.suppress(OSError):
             base.rmdir()
+
+
+# ---------------------------------------------------------------- record formats
+
+
+def test_a_newer_cgseqs_record_is_left_for_that_cgseq(project: Path, procs) -> None:
+    """A record this cgseq cannot read is not guessed at: what it names lives on, the record
+    stays (that cgseq's doctor reaps it), the run refuses in one line and doctor says why.
+    The same record in format 1 is reaped (see the control above)."""
+    started, job_id = time.time() - 1, dead_job_id()
+    leader = victim(procs, marker=job_id)
+    path = plant(project, "poll", poll_record(job_id, leader.pid, started), {"v": 99})
+    done = cgseq(project, "run", "--", "touch", "ran")
+    assert done.returncode == 125, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert "record format 99; this one reads up to 1" in line, done.stderr
+    assert "Traceback" not in done.stderr and not (project / "ran").exists()
+    assert pid_running(leader.pid) and path.exists(), done.stderr
+    status = json.loads(cgseq(project, "status", "--json").stdout)["slots"]
+    assert "newer cgseq" in status[0]["unsupervised"]["problem"], status
+    cleaned = cgseq(project, "doctor", "--clean", "--no-canary", "--json")
+    assert any("left alone" in line for line in json.loads(cleaned.stdout)["cleaned"]), cleaned
+    assert pid_running(leader.pid) and path.exists()

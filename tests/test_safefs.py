@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cgseq import crash, safefs, turns
+from cgseq import crash, safefs
 from cgseq.errors import StateDirError
+from cgseq.queue import turns
+from cgseq.queue.records import HolderRecord, TicketRecord
 
 
 @pytest.fixture
@@ -32,12 +34,12 @@ def test_write_atomic_replaces_a_link_never_its_target(tmp_path: Path, victim: P
 def test_holder_temp_name_cannot_be_planted(tmp_path: Path, victim: Path) -> None:
     """The holder's temporary was `.holder.json.<pid>`: a link planted there was written to."""
     slot = tmp_path / "slot"
-    turn = turns.queue_up(slot, {"pid": os.getpid()})
+    turn = turns.queue_up(slot, TicketRecord(pid=os.getpid()))
     (slot / f".holder.json.{os.getpid()}").symlink_to(victim)
     try:
-        turn.write_holder({"pid": os.getpid()})
+        turn.write_holder(HolderRecord(pid=os.getpid()))
         assert victim.read_text() == "precious\n"
-        assert turns.read_json(turn.holder_path) == {"pid": os.getpid()}
+        assert turns.read_holder(slot) == HolderRecord(pid=os.getpid())
     finally:
         turn.release()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cgseq.errors import StateDirError
-from cgseq.statedir import state_dir
+from cgseq.queue.layout import state_dir
 
 
 def test_created_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

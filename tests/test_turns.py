@@ -11,19 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from cgseq import turns
 from cgseq.errors import WaitTimeout
+from cgseq.queue import turns
+from cgseq.queue.records import TicketRecord
 from tests.support import wait_until, with_repo_on_path
 
 CONTENDER = """
 import os, sys, time
 from pathlib import Path
-from cgseq import turns
+from cgseq.queue import turns
+from cgseq.queue.records import TicketRecord
 slot, name, log, gate = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 def note(what):
     with open(log, "a") as out:
         out.write(f"{what} {name}\\n")
-info = {"pid": os.getpid(), "argv": [name], "since": time.time()}
+info = TicketRecord(pid=os.getpid(), argv=(name,), since=time.time())
 turn = turns.queue_up(slot, info, turns.process_start_ns())  # as the CLI does
 turn.wait(None, on_wait=lambda _turn: note("waiting"))
 note("start")
@@ -108,20 +110,20 @@ def test_wait_timeout_gives_up_and_leaves_no_ticket(tmp_path: Path) -> None:
     log, gate = tmp_path / "log", tmp_path / "gate"
     holder = contender(tmp_path / "slot", "holder", log, gate)  # holds until killed
     wait_logged(log, "start holder", holder)
-    turn = turns.queue_up(tmp_path / "slot", {"pid": os.getpid()})
+    turn = turns.queue_up(tmp_path / "slot", TicketRecord(pid=os.getpid()))
     started = time.monotonic()
     with pytest.raises(WaitTimeout, match="wait-timeout"):
         turn.wait(0.3)
     turn.release()
     assert time.monotonic() - started < 20  # gave up, did not wait on
-    assert [t["argv"] for t in turns.live_tickets(tmp_path / "slot")] == [["holder"]]
+    assert [t.argv for t in turns.live_tickets(tmp_path / "slot")] == [("holder",)]
     holder.send_signal(signal.SIGKILL)
     holder.wait()
 
 
 def test_no_wait_is_silent(tmp_path: Path) -> None:
     announced: list[object] = []
-    turn = turns.queue_up(tmp_path / "slot", {"pid": os.getpid()})
+    turn = turns.queue_up(tmp_path / "slot", TicketRecord(pid=os.getpid()))
     turn.wait(None, on_wait=announced.append)
     turn.release()
     assert announced == []
@@ -138,7 +140,7 @@ def test_wait_is_announced_once_with_position(tmp_path: Path) -> None:
         positions.append(turn.queue_position())
         gate.touch()  # only now may the holder let go: the wait is certain
 
-    turn = turns.queue_up(tmp_path / "slot", {"pid": os.getpid()})
+    turn = turns.queue_up(tmp_path / "slot", TicketRecord(pid=os.getpid()))
     turn.wait(None, on_wait=waiting)
     turn.release()
     assert holder.wait(timeout=10) == 0
@@ -154,7 +156,7 @@ def test_a_dead_holders_ticket_is_no_wait(tmp_path: Path) -> None:
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     announced: list[object] = []
-    turn = turns.queue_up(tmp_path / "slot", {"pid": os.getpid()})
+    turn = turns.queue_up(tmp_path / "slot", TicketRecord(pid=os.getpid()))
     turn.wait(None, on_wait=announced.append)
     turn.release()
     assert announced == []

@@ -67,3 +67,44 @@ def select(name: str = "auto") -> tuple[Backend, Availability]:
 def next_after(name: str) -> list[str]:
     """Backends weaker than ``name``, for an auto run whose group failed to take its limits."""
     return list(ORDER[ORDER.index(name) + 1 :]) if name in ORDER else []
+
+
+def opens_at_turn(name: str) -> bool:
+    """Would the backend a run of ``name`` gets open its group only at the turn?
+
+    Cheap checks only (``may_run_here``): the waiter next in line asks this before it
+    prepares anything, and must not import what such a backend needs.
+    """
+    for candidate in ORDER if name == "auto" else (name,):
+        backend = load(candidate)
+        if backend.may_run_here():
+            return backend.capabilities.opens_group_at_turn
+    return False
+
+
+def check_named(name: str) -> None:
+    """Fail before queueing when a named backend cannot run here.
+
+    One that opens its group only at the turn is probed then: its probe may import what a
+    waiter must not. ``auto`` always finds one (polling always works).
+    """
+    if name != "auto" and not load(name).capabilities.opens_group_at_turn:
+        select(name)
+
+
+def for_nested() -> Backend:
+    """The backend a run nested in a cgseq job uses for its own limits."""
+    return next(load(name) for name in ORDER if load(name).capabilities.nests)
+
+
+def candidates(name: str) -> list[tuple[Backend, Availability]]:
+    """The selected backend, then (for auto) the weaker available ones to fall back to."""
+    first, availability = select(name)
+    chosen = [(first, availability)]
+    if name == "auto":
+        for weaker in next_after(first.name):
+            backend = load(weaker)
+            found = backend.probe()
+            if found.available:
+                chosen.append((backend, found))
+    return chosen

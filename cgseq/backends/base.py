@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from cgseq.model import Breach, JobSpec, Usage
 
@@ -48,6 +48,17 @@ class Availability:
     enforces: Mapping[str, str] = field(default_factory=dict)  # limit -> "kernel: memory.max"
     kernel: bool = False  # limits are enforced by the kernel, not by sampling
     root_jobs: str | None = None  # what a job running as root can still do to its limits
+
+
+class Capabilities(NamedTuple):
+    """What a backend can do, declared by its class: the pipeline asks these, never a name."""
+
+    # The group is opened only once the turn is held, never ahead of it by the waiter next
+    # in line: probing and opening it need what a waiter must not import (pystemd, a bus).
+    opens_group_at_turn: bool = False
+    # Tracks a job's processes by sampling, even inside another job's group: what a run
+    # nested in a cgseq job uses for its own limits.
+    nests: bool = False
 
 
 class JobGroup(Protocol):
@@ -103,6 +114,10 @@ class Backend(Protocol):
     """A way to enforce limits; one module per backend under ``cgseq.backends``."""
 
     name: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def may_run_here(self) -> bool:
+        """Could ``probe()`` find it available? Cheap checks only, no heavy import."""
 
     def probe(self) -> Availability:
         """Can this backend run here, what does it enforce, and how to fix what it cannot."""

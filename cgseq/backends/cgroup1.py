@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cgseq.backends import cgroupfs
-from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability
+from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability, Capabilities
 from cgseq.backends.kernelgroup import KernelGroup, larger
 from cgseq.errors import BackendUnavailable
 from cgseq.model import Breach, JobSpec, Limits, TerminationReason
@@ -145,6 +145,10 @@ class Cgroup1Backend:
     """Kernel limits through the cgroup v1 memory, pids and freezer controllers."""
 
     name: ClassVar[str] = NAME
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def may_run_here(self) -> bool:
+        return True
 
     def probe(self) -> Availability:
         problem = _problem(cgroupfs.find_mounts())

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cgseq.backends import cgroupfs
-from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability
+from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability, Capabilities
 from cgseq.backends.kernelgroup import KernelGroup, larger
 from cgseq.errors import BackendUnavailable
 from cgseq.model import Breach, JobSpec, Limits, TerminationReason
@@ -156,6 +156,10 @@ class Cgroup2Backend:
     """Kernel limits in a writable (root or delegated) cgroup v2 subtree."""
 
     name: ClassVar[str] = NAME
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    def may_run_here(self) -> bool:
+        return True
 
     def probe(self) -> Availability:
         found = locate(cgroupfs.find_mounts())

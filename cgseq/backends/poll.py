@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from cgseq.backends.base import MEMORY, PIDS, TRACKING, Availability
+from cgseq.backends.base import MEMORY, PIDS, TRACKING, Availability, Capabilities
 from cgseq.errors import BackendUnavailable
 from cgseq.model import Breach, JobSpec, TerminationReason, Usage
 from cgseq.units import format_size
@@ -50,6 +50,10 @@ class PollBackend:
     """Always available; enforces by sampling (not by the kernel)."""
 
     name: ClassVar[str] = "poll"
+    capabilities: ClassVar[Capabilities] = Capabilities(nests=True)
+
+    def may_run_here(self) -> bool:
+        return True
 
     def probe(self) -> Availability:
         tracking = "descendants (child subreaper)" if _linux() else "descendants + job id"

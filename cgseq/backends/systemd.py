@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from cgseq.backends import cgroupfs
-from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability
+from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability, Capabilities
 from cgseq.backends.cgroupfs import controllers, read_int, read_keyed, write
 from cgseq.errors import BackendUnavailable
 from cgseq.model import Breach, JobSpec, TerminationReason, Usage
@@ -172,6 +172,10 @@ class SystemdBackend:
     """Transient scopes of the system manager (root) or the user's manager."""
 
     name: ClassVar[str] = NAME
+    capabilities: ClassVar[Capabilities] = Capabilities(opens_group_at_turn=True)
+
+    def may_run_here(self) -> bool:
+        return may_be_available()
 
     def probe(self) -> Availability:
         problem = _host_problem()  # file checks first: no import cost where systemd is absent

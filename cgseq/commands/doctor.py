@@ -26,7 +26,7 @@ CANARY = (
 
 def doctor_command(*, as_json: bool, clean: bool, canary: bool) -> int:
     found = backends.probe_all()
-    auto = next((a.backend for a in found if a.available), "poll")
+    auto = next(a.backend for a in found if a.available)  # polling always is
     canaries = {} if not canary else {a.backend: _canary(a) for a in found if a.available}
     cleaned = _clean() if clean else []
     if as_json:
@@ -65,9 +65,9 @@ def _print(
 
 def _canary(availability: Availability) -> dict[str, Any]:
     """Run a real hog under a 64M limit with this backend; was it killed for memory?"""
-    from cgseq.api import run_spec
     from cgseq.errors import CgseqError
     from cgseq.model import JobSpec, Limits, TerminationReason
+    from cgseq.pipeline.run import run_spec
 
     spec = JobSpec(
         argv=(sys.executable, "-c", CANARY),
@@ -93,14 +93,16 @@ def _canary(availability: Availability) -> dict[str, Any]:
 
 def _clean() -> list[str]:
     """Reap jobs of dead holders in every slot, then orphaned kernel groups."""
-    from cgseq import recovery
-    from cgseq.statedir import state_dir
-    from cgseq.turns import read_json, slot_taken
+    from cgseq.pipeline import recovery
+    from cgseq.queue import slots
 
     lines: list[str] = []
-    for slot in sorted((state_dir() / "slots").glob("*")):
-        holder = read_json(slot / "holder.json")
-        if holder and not slot_taken(slot):
+    for view in slots.all_slots():
+        dead = view.dead_holder
+        if dead is not None and dead.newer:
+            lines.append(f"left alone: slot {view.key} has a holder record {dead.problem}")
+            continue
+        holder = slots.clear_dead_holder(view.key) if dead is not None else None
+        if holder is not None:
             lines += recovery.reap_record(holder)
-            (slot / "holder.json").unlink(missing_ok=True)
     return lines + recovery.orphan_groups()

@@ -11,14 +11,15 @@ import stat
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cgseq import config
-from cgseq.api import RunContext, run_spec
 from cgseq.errors import CgseqError, UsageError
-from cgseq.model import JobSpec, Limits, TerminationReason
+from cgseq.model import TerminationReason
+from cgseq.pipeline.run import RunContext, run_spec
+from cgseq.pipeline.spec import build_spec
 from cgseq.project import project_root
-from cgseq.turns import Turn, process_start_ns
+from cgseq.queue.turns import Turn, process_start_ns
 from cgseq.units import format_duration
 
 if TYPE_CHECKING:
@@ -71,35 +72,12 @@ def _notable(result: JobResult) -> bool:
 
 def _log(result: JobResult, verbose: bool) -> None:
     from cgseq.eventlog import log_event
-    from cgseq.statedir import state_dir
 
     data = result.to_json()
     try:
-        log_event(state_dir(), "job.finished", verbose=verbose, **data)
+        log_event("job.finished", verbose=verbose, **data)
     except (CgseqError, OSError) as exc:  # the job ran: its exit code stands, the log is extra
         _notice(f"warning: job not recorded in the event log: {exc}")
-
-
-def build_spec(argv: tuple[str, ...], values: dict[str, Any]) -> JobSpec:
-    limits = Limits(
-        memory=values["memory"],
-        swap=values["swap"],
-        pids=values["pids"],
-        timeout=values["timeout"],
-        kill_grace=values["kill_grace"],
-    )
-    return JobSpec(
-        argv=argv,
-        limits=limits,
-        cwd=os.getcwd(),
-        backend=values["backend"],
-        lock=values["lock"],
-        wait_timeout=values["wait_timeout"],
-        leftovers=values["leftovers"],
-        retry=values["retry"],
-        poll_interval=values["poll_interval"],
-        record=values["record"],
-    )
 
 
 def _notice(line: str) -> None:
@@ -108,25 +86,26 @@ def _notice(line: str) -> None:
 
 
 def _announce_wait(turn: Turn) -> None:
-    holder = turn.read_holder() or _first_ticket(turn)
-    running = "another job"
-    if holder:
-        command = _display(holder.get("argv") or []) or "?"
-        pid = holder.get("job_pid") or holder.get("pid")
-        elapsed = format_duration(max(0.0, time.time() - float(holder.get("since", time.time()))))
-        running = f"{_short(command)} (pid {pid}, {elapsed})"
     place, total = turn.queue_position()
-    _notice(f"waiting for turn — running: {running}; you are {_ordinal(place)} of {total}")
+    _notice(f"waiting for turn — running: {_ahead(turn)}; you are {_ordinal(place)} of {total}")
 
 
-def _first_ticket(turn: Turn) -> dict[str, Any] | None:
-    from cgseq.turns import live_tickets
+def _ahead(turn: Turn) -> str:
+    """The job that holds the turn, or else the first in line (maybe not recorded yet)."""
+    holder = turn.read_holder()
+    if holder is not None and holder.problem is None:
+        return _describe(holder.argv, holder.job_pid or holder.pid, holder.since)
+    first = turn.first_in_line()
+    return _describe(first.argv, first.pid, first.since) if first else "another job"
 
-    queue = live_tickets(turn.directory)
-    return queue[0] if queue and queue[0].get("pid") != os.getpid() else None
+
+def _describe(argv: Sequence[str] | None, pid: int | None, since: float | None) -> str:
+    command = _display(argv or ()) or "?"
+    elapsed = format_duration(max(0.0, time.time() - (since or time.time())))
+    return f"{_short(command)} (pid {pid}, {elapsed})"
 
 
-def _display(argv: list[str]) -> str:
+def _display(argv: Sequence[str]) -> str:
     """``python3 tests/x.py`` rather than ``/root/.pyenv/.../bin/python3 tests/x.py``."""
     return shlex.join([os.path.basename(argv[0]), *argv[1:]]) if argv else ""
 

@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from pathlib import Path
 from typing import Any
 
 from cgseq import jobids, procfs
-from cgseq.statedir import state_dir
-from cgseq.turns import live_tickets, read_json, slot_taken
+from cgseq.queue import slots
+from cgseq.queue.records import HolderRecord, TicketRecord
 from cgseq.units import format_duration, format_size
 
 
 def status_command(*, as_json: bool) -> int:
-    slots = [_slot(path) for path in sorted((state_dir() / "slots").glob("*"))]
-    busy = [slot for slot in slots if slot["running"] or slot["waiting"] or slot["unsupervised"]]
+    busy = [_slot(view) for view in slots.all_slots() if view.busy]
     if as_json:
         print(json.dumps({"slots": busy}, indent=2))
         return 0
@@ -27,56 +25,44 @@ def status_command(*, as_json: bool) -> int:
     return 0
 
 
-def _slot(path: Path) -> dict[str, Any]:
-    queue = live_tickets(path)
-    holder = read_json(path / "holder.json")
-    running = None
-    if queue and holder and holder.get("pid") == queue[0].get("pid"):
-        running = holder
-    waiting = queue[1:] if running or (queue and slot_taken(path)) else queue
-    unsupervised = _unsupervised(path, holder) if holder and not running else None
-    shown = running or (unsupervised and holder) or (queue[0] if queue else {})
-    label = shown.get("cwd", path.name)
+def _slot(view: slots.SlotView) -> dict[str, Any]:
+    running, dead = view.running, view.dead_holder
+    unsupervised = _unsupervised(dead) if dead is not None else None
+    shown = running or (unsupervised and dead) or (view.tickets[0] if view.tickets else None)
     return {
-        "slot": path.name,
-        "where": label,
-        "running": running,
-        "waiting": waiting,
+        "slot": view.key,
+        "where": (shown.cwd if shown is not None else None) or view.key,
+        "running": running.to_dict() if running is not None else None,
+        "waiting": [_waiter(ticket) for ticket in view.waiting],
         "unsupervised": unsupervised,
     }
 
 
-def _unsupervised(path: Path, holder: dict[str, Any]) -> dict[str, Any] | None:
+def _waiter(ticket: TicketRecord) -> dict[str, Any]:
+    return ticket.to_dict() | {"ticket": ticket.key, "problem": ticket.problem}
+
+
+def _unsupervised(holder: HolderRecord) -> dict[str, Any]:
     """A holder record while nobody holds the slot: its supervisor died, maybe not its job.
 
-    (A holder removes its record before it lets go of the slot, so the free lock is proof.)
     The record is data anyone with the state dir could have written: only shown, never acted on.
     """
-    if slot_taken(path):
-        return None
-    job_id, job_pid = str(holder.get("job_id", "")), holder.get("job_pid")
-    alive = isinstance(job_pid, int) and _is_job(job_pid, job_id)
-    elapsed = _running_for(job_pid, holder) if alive and isinstance(job_pid, int) else None
-    limits = holder.get("limits")
-    timeout = _number(limits.get("timeout") if isinstance(limits, dict) else None)
-    argv = holder.get("argv")
+    job_id, job_pid = holder.job_id or "", holder.job_pid
+    alive = job_pid is not None and _is_job(job_pid, job_id)
+    elapsed = _running_for(job_pid, holder) if alive and job_pid is not None else None
+    timeout = holder.limits.timeout if holder.limits is not None else None
     return {
-        "supervisor_pid": holder.get("pid"),
+        "supervisor_pid": holder.pid,
         "job_pid": job_pid,
         "job_id": job_id,
         "job_running": alive,
-        "argv": [str(arg) for arg in argv] if isinstance(argv, list) else [],
-        "backend": holder.get("backend"),
+        "argv": list(holder.argv or ()),
+        "backend": holder.backend,
         "running_for": elapsed,
         "timeout": timeout,
         "past_timeout": bool(elapsed is not None and timeout and elapsed > timeout),
+        "problem": holder.problem,
     }
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None  # a record is data: a wrong type is shown as unknown, never a traceback
-    return float(value)
 
 
 def _is_job(pid: int, job_id: str) -> bool:
@@ -93,7 +79,7 @@ def _is_job(pid: int, job_id: str) -> bool:
     return procfs.env_marked(pid, job_id)
 
 
-def _running_for(pid: int, holder: dict[str, Any]) -> float:
+def _running_for(pid: int, holder: HolderRecord) -> float:
     """Seconds since the job started, by the kernel's start time where there is /proc.
 
     The boot clock (:func:`cgseq.procfs.age`), so a step of the wall clock does not change
@@ -102,7 +88,7 @@ def _running_for(pid: int, holder: dict[str, Any]) -> float:
     age = procfs.age(pid)
     if age is not None:
         return age
-    since = _number(holder.get("since"))
+    since = holder.since
     return max(0.0, time.time() - since) if since is not None else 0.0
 
 
@@ -113,22 +99,24 @@ def _print_slot(slot: dict[str, Any]) -> None:
     if running:
         usage = _usage(running)
         print(
-            f"  running  {shlex.join(running.get('argv', []))}  pid {running.get('job_pid')}  "
-            f"{format_duration(now - running.get('since', now))}  "
-            f"backend {running.get('backend')}{usage}"
+            f"  running  {shlex.join(running['argv'] or [])}  pid {running['job_pid']}  "
+            f"{format_duration(now - (running['since'] or now))}  "
+            f"backend {running['backend']}{usage}"
         )
     if slot["unsupervised"]:
         print(f"  {_describe_unsupervised(slot['unsupervised'])}")
     for place, waiter in enumerate(slot["waiting"], 1):
         print(
-            f"  waiting  {place}. {shlex.join(waiter.get('argv', []))}  pid {waiter.get('pid')}  "
-            f"for {format_duration(now - waiter.get('since', now))}"
+            f"  waiting  {place}. {shlex.join(waiter['argv'] or ['?'])}  pid {waiter['pid']}  "
+            f"for {format_duration(now - (waiter['since'] or now))}"
         )
 
 
 def _describe_unsupervised(found: dict[str, Any]) -> str:
     argv, supervisor = shlex.join(found["argv"]), found["supervisor_pid"]
     head = f"unsupervised  {argv}: supervisor pid {supervisor} died"
+    if found["problem"]:
+        return f"unsupervised  a holder record that is {found['problem']}"
     if not found["job_running"]:
         return f"{head}; job pid {found['job_pid']} ended; 'cgseq doctor --clean' ends what it left"
     late = ""

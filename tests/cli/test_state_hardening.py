@@ -247,14 +247,15 @@ def test_an_idle_slots_directory_is_removed(cgseq, project: Path, state_dir: Pat
 CONTENDER = """
 import os, random, sys, time
 from pathlib import Path
-from cgseq import turns
+from cgseq.queue import turns
+from cgseq.queue.records import TicketRecord
 slot, name, rounds, log = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def mark(what):
     fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     os.write(fd, f"{what} {name}\\n".encode())
     os.close(fd)
 for n in range(rounds):
-    turn = turns.queue_up(slot, {"pid": os.getpid(), "argv": [name]})
+    turn = turns.queue_up(slot, TicketRecord(pid=os.getpid(), argv=(name,)))
     turn.wait(30)
     mark("start")
     mark("end")

@@ -14,11 +14,10 @@ the job's own information; it is not what decides.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import NamedTuple
 
 from cgseq import jobids, procfs
-from cgseq.turns import read_json
+from cgseq.queue import slots
 
 ENV = "CGSEQ_TURN"
 
@@ -34,20 +33,20 @@ def token(slot_key: str, job_id: str) -> str:
     return f"{slot_key}:{os.getpid()}:{job_id}"
 
 
-def enclosing_job(slot_dir: Path) -> Enclosing | None:
+def enclosing_job(slot_key: str) -> Enclosing | None:
     """The live job holding this slot when this process runs inside it, else None."""
-    holder = read_json(slot_dir / "holder.json")
-    if not holder:
+    holder = slots.holder_of(slot_key)
+    if holder is None:
         return None
-    supervisor, job_id = holder.get("pid"), holder.get("job_id")
-    if not isinstance(supervisor, int) or not isinstance(job_id, str):
+    supervisor, job_id = holder.pid, holder.job_id
+    if supervisor is None or job_id is None:
         return None
     parsed = jobids.parse(job_id)
     if parsed is None or parsed.pid != supervisor or not is_ancestor(supervisor):
         return None
-    found = Enclosing(job_id, str(holder.get("backend", "")))
+    found = Enclosing(job_id, holder.backend or "")
     if parsed.start is None:  # an older cgseq's job id: its token in our environment vouches
-        return found if os.environ.get(ENV) == f"{slot_dir.name}:{supervisor}:{job_id}" else None
+        return found if os.environ.get(ENV) == f"{slot_key}:{supervisor}:{job_id}" else None
     # the start must match: a stale record's pid may since have been reused by an ancestor
     return found if jobids.supervisor_verified(job_id) else None
 

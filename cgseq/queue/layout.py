@@ -1,8 +1,14 @@
-"""cgseq's private per-user state directory; nothing is ever written into the project tree.
+"""Where the queue's state lives: the one module that knows the state dir and its layout.
 
 ``$CGSEQ_STATE_DIR`` if set, else ``$XDG_RUNTIME_DIR/cgseq``, else ``<tmp>/cgseq-<uid>``.
 The directory must be owned by the user and not writable by group or others: a
 directory someone else controls could be used to hijack the queue or the records.
+Nothing is ever written into the project tree. Inside it::
+
+    slots/<slot key>/   one per project or named lock (its layout: :mod:`cgseq.queue.turns`)
+    history.jsonl       finished jobs, one JSON line each
+    events.log          cgseq's own event log
+    crash.log           the last crash of cgseq itself
 """
 
 from __future__ import annotations
@@ -67,3 +73,40 @@ def check(path: Path) -> None:
             f"state dir {path} is writable by others (mode {stat.S_IMODE(info.st_mode):o})",
             hint=f"chmod 700 {path}",
         )
+
+
+SLOTS = "slots"
+
+
+def slot_dir(key: str) -> Path:
+    """The directory of one slot (not created: :func:`cgseq.queue.turns.queue_up` does)."""
+    return state_dir() / SLOTS / key
+
+
+def slot_dirs() -> list[Path]:
+    """Every slot's directory that exists now, by key; never through a planted link."""
+    slots = state_dir() / SLOTS
+    try:
+        info = os.lstat(slots)
+        names = sorted(os.listdir(slots)) if stat.S_ISDIR(info.st_mode) else None
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        from cgseq.safefs import failure
+
+        raise failure(exc, slots, "read") from exc
+    if names is None:
+        raise StateDirError(f"{slots} is not a plain directory", hint=f"remove it: rm {slots}")
+    return [slots / name for name in names if not name.startswith(".")]
+
+
+def history_file() -> Path:
+    return state_dir() / "history.jsonl"
+
+
+def events_file() -> Path:
+    return state_dir() / "events.log"
+
+
+def crash_file() -> Path:
+    return state_dir() / "crash.log"

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import time
@@ -45,6 +44,8 @@ from typing import Any, NamedTuple
 
 from cgseq import procfs, safefs
 from cgseq.errors import StateDirError, WaitTimeout
+from cgseq.queue import layout
+from cgseq.queue.records import HolderRecord, TicketRecord
 
 
 class Ticket(NamedTuple):
@@ -65,7 +66,7 @@ class Turn:
 
     @property
     def holder_path(self) -> Path:
-        return self.directory / "holder.json"
+        return self.directory / HOLDER
 
     def wait(
         self,
@@ -117,8 +118,8 @@ class Turn:
         """Give up the turn: the next ticket's owner wakes at once. Idempotent."""
         if self.ticket.fd < 0:
             return
-        with contextlib.suppress(FileNotFoundError):
-            self.holder_path.unlink()
+        if self._holder_written:  # never another cgseq's record (see pipeline.recovery)
+            clear_holder(self.directory)
         if self._slot is not None:
             self._slot.release()
             self._slot = None
@@ -128,20 +129,29 @@ class Turn:
         self.ticket = self.ticket._replace(fd=-1)
         remove_if_idle(self.directory)
 
-    def write_holder(self, record: dict[str, Any]) -> None:
+    def write_holder(self, record: HolderRecord) -> None:
         """Record the holder. The first record must be written (it is what lets the next
         holder reap a job whose supervisor died), so its failure raises StateDirError; a
         later update that fails keeps the first, which still names the job."""
         try:
-            safefs.write_atomic(self.holder_path, json.dumps(record).encode())
+            safefs.write_atomic(self.holder_path, record.to_json())
         except StateDirError:
             if not self._holder_written:
                 raise
             return
         self._holder_written = True
 
-    def read_holder(self) -> dict[str, Any] | None:
-        return read_json(self.holder_path)
+    def read_holder(self) -> HolderRecord | None:
+        return read_holder(self.directory)
+
+    def clear_holder(self) -> None:
+        """Remove the holder record (a dead holder's, once its job is reaped)."""
+        clear_holder(self.directory)
+
+    def first_in_line(self) -> TicketRecord | None:
+        """The first live ticket, when it is not this one (for "waiting for ..." lines)."""
+        queue = live_tickets(self.directory)
+        return queue[0] if queue and queue[0].key != self.ticket.key else None
 
     def queue_position(self) -> tuple[int, int]:
         """(my place among live waiters, live waiters in all), counting from 1."""
@@ -183,7 +193,12 @@ def warm_up() -> None:
     import fasteners  # noqa: F401
 
 
-def queue_up(directory: Path, info: dict[str, Any], asked: int | None = None) -> Turn:
+def queue_up_in(key: str, info: TicketRecord, asked: int | None = None) -> Turn:
+    """:func:`queue_up` in the slot named ``key`` of the state dir."""
+    return queue_up(layout.slot_dir(key), info, asked)
+
+
+def queue_up(directory: Path, info: TicketRecord, asked: int | None = None) -> Turn:
     """Draw the next ticket and publish it locked.
 
     ``asked``: when the job asked for its turn (``process_start_ns()`` for a fresh CLI
@@ -236,7 +251,7 @@ def _still_linked(fd: int, path: Path) -> bool:
     )
 
 
-def _draw_ticket(directory: Path, info: dict[str, Any], asked: int | None) -> Ticket:
+def _draw_ticket(directory: Path, info: TicketRecord, asked: int | None) -> Ticket:
     """Under the slot's ``queue.lock``: the next number, then the ticket, published locked."""
     tickets = safefs.ensure_dir(directory / "tickets")
     number = _draw_number(directory / "next")
@@ -271,6 +286,7 @@ def remove_if_idle(directory: Path) -> bool:
         os.close(guard)
 
 
+HOLDER = "holder.json"
 _SLOT_FILES = ("slot.lock", "next")
 
 
@@ -337,12 +353,12 @@ _CLOCK = procfs.BOOT_CLOCK if procfs.BOOT_CLOCK is not None else time.CLOCK_MONO
 _RECENT_NS = 2_000_000_000
 
 
-def _publish(tickets: Path, key: str, info: dict[str, Any]) -> Ticket:
+def _publish(tickets: Path, key: str, info: TicketRecord) -> Ticket:
     final = tickets / key
     fd, temporary = safefs.create_unique(final)  # a dot name: not a ticket until renamed
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # locked before anyone can see it
-        safefs.write_all(fd, json.dumps(info).encode())
+        safefs.write_all(fd, info.to_json())
         os.rename(temporary, final)
     except BaseException as exc:
         os.close(fd)
@@ -405,24 +421,36 @@ def is_live(path: Path) -> bool:
         os.close(fd)
 
 
-def live_tickets(directory: Path) -> list[dict[str, Any]]:
-    """The queue as ``cgseq status`` shows it: holder first, then waiters in order."""
+def live_tickets(directory: Path) -> list[TicketRecord]:
+    """The queue as ``cgseq status`` shows it: holder first, then waiters in order.
+
+    A live ticket whose record cannot be read is still in the queue: it comes with its
+    ``problem`` rather than being left out.
+    """
     result = []
     for path in _tickets(directory):
-        info = read_json(path)
-        if info is not None and is_live(path):
-            result.append(info | {"ticket": path.name})
+        raw = _read(path)
+        if raw is not None and is_live(path):
+            result.append(TicketRecord.from_json(raw, key=path.name))
     return result
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a regular file; None if missing, unreadable, a link or not JSON."""
+def read_holder(directory: Path) -> HolderRecord | None:
+    """The slot's holder record; None when there is none (or it is a link, not a file)."""
+    raw = _read(directory / HOLDER)
+    return HolderRecord.from_json(raw) if raw is not None else None
+
+
+def clear_holder(directory: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(directory / HOLDER)
+
+
+def _read(path: Path) -> bytes | None:
     try:
-        raw = safefs.read(path)
-        data = json.loads(raw) if raw is not None else None
-    except (StateDirError, ValueError):
+        return safefs.read(path)
+    except StateDirError:
         return None
-    return data if isinstance(data, dict) else None
 
 
 _HELD_BACK = {signal.SIGALRM, signal.SIGINT, signal.SIGTERM, signal.SIGHUP}

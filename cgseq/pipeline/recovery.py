@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
+from cgseq.errors import StateDirError
+from cgseq.queue import layout
+from cgseq.queue.records import HolderRecord
+from cgseq.queue.turns import Turn
 from cgseq.result import JobResult
-from cgseq.turns import Turn
 
-HISTORY = "history.jsonl"
 HISTORY_MAX_BYTES = 4 << 20  # keep the last ~4 MiB of history
 
 
@@ -19,14 +17,20 @@ def after_dead_holder(turn: Turn) -> list[str]:
     """A holder record that outlived its turn means its supervisor died: reap its job.
 
     Holding the slot proves the previous holder is gone (the kernel released its lock),
-    so whatever its record names is left over. Only what the record names is touched.
+    so whatever its record names is left over. Only what the record names is touched. A
+    record this cgseq cannot read names nothing it could act on and goes, except a newer
+    cgseq's: this run then refuses (that cgseq's ``doctor --clean`` reaps what it names).
     """
     holder = turn.read_holder()
     if holder is None:
         return []
+    if holder.newer:
+        raise StateDirError(
+            f"this slot's previous holder record was {holder.problem}: the job did not run",
+            hint=f"run that cgseq's 'cgseq doctor --clean', or remove {turn.holder_path}",
+        )
     lines = reap_record(holder)
-    with contextlib.suppress(FileNotFoundError):
-        turn.holder_path.unlink()
+    turn.clear_holder()
     return lines
 
 
@@ -44,37 +48,30 @@ def orphan_groups() -> list[str]:
         return [f"warning: could not check for orphaned groups: {exc}"]
 
 
-def reap_record(holder: Mapping[str, Any]) -> list[str]:
+def reap_record(holder: HolderRecord) -> list[str]:
+    """Kill what a dead holder's job left, as its backend verifies it (the record is data)."""
     from cgseq import backends
     from cgseq.errors import CgseqError
 
-    name, record = holder.get("backend"), holder.get("record")
-    if not isinstance(name, str) or not isinstance(record, dict):
+    if holder.backend is None or holder.record is None:
         return []
     try:
-        killed = backends.load(name).reap(record)
+        killed = backends.load(holder.backend).reap(holder.record)
     except (CgseqError, ImportError, OSError) as exc:
-        return [f"warning: could not clean up after dead job {holder.get('job_id')}: {exc}"]
-    raw = holder.get("argv")  # untrusted, like the whole record
-    argv = " ".join(map(str, raw)) if isinstance(raw, list) else "?"
-    return [f"previous holder (pid {holder.get('pid')}, {argv}) died; {line}" for line in killed]
+        return [f"warning: could not clean up after dead job {holder.job_id}: {exc}"]
+    argv = " ".join(holder.argv) if holder.argv is not None else "?"
+    return [f"previous holder (pid {holder.pid}, {argv}) died; {line}" for line in killed]
 
 
-def record_history(state: Path, result: JobResult) -> None:
+def record_history(result: JobResult) -> None:
     """Append the result to the history, one JSON line per job, trimmed when large.
 
     Never through a symlink; a failure is a StateDirError (the caller warns: the job ran).
     """
     from cgseq import safefs
 
-    path = state / HISTORY
+    path = layout.history_file()
     line = json.dumps(result.to_json(), separators=(",", ":")) + "\n"
     if safefs.append(path, line.encode()) > HISTORY_MAX_BYTES:
-        _trim(path)
-
-
-def _trim(path: Path) -> None:
-    from cgseq import safefs
-
-    lines = (safefs.read(path) or b"").splitlines(keepends=True)
-    safefs.write_atomic(path, b"".join(lines[len(lines) // 2 :]))
+        lines = (safefs.read(path) or b"").splitlines(keepends=True)
+        safefs.write_atomic(path, b"".join(lines[len(lines) // 2 :]))

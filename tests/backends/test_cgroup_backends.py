@@ -1,7 +1,9 @@
-"""The behaviour table both kernel cgroup backends must pass, driven directly.
+"""Both kernel cgroup backends, cgroup1 and cgroup2, against one behaviour table.
 
-``test_cgroup1.py`` and ``test_cgroup2.py`` import these cases and fixtures and name
-their backend in a ``backend_name`` fixture. Each case drives a real group the way the
+Each test runs once per backend (the ``backend_name`` fixture): cgroup1 on hybrid hosts
+(memory, pids, freezer on cgroup v1, as root), cgroup2 on pure cgroup v2 (the test VM,
+marked ``vm``). A backend that is not available here is a skip with its probe's reason, or
+a failure when ``CGSEQ_TEST_REQUIRE`` names it. Each case drives a real group the way the
 supervisor does (spawn -> place -> release, sample, kill, wait empty, close) with real
 processes from ``tests/helpers``. No supervisor runs here, so the ``jobs`` fixture makes
 the test process a child subreaper while the test runs and reaps every child it adopts.
@@ -23,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from cgseq.backends import cgroupfs, load
+from cgseq.backends import cgroup2, cgroupfs, load
 from cgseq.backends.base import Backend, JobGroup
 from cgseq.jobids import new_job_id
 from cgseq.model import Breach, JobSpec, Limits, TerminationReason
@@ -109,6 +111,15 @@ class Jobs:
         wait_until(lambda: (reap(self.children), not self.children)[1], 10)
 
 
+pytestmark = [pytest.mark.kernel, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(params=["cgroup1", pytest.param("cgroup2", marks=pytest.mark.vm)])
+def backend_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
 def backend(backend_name: str, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Backend:
     """The backend under test, gated on root and on its own probe."""
@@ -146,10 +157,10 @@ def python(helper: str, *args: str) -> list[str]:
     return [sys.executable, str(HELPERS / helper), *args]
 
 
-# ---------------------------------------------------------------- the cases
+# ---------------------------------------------------------------- the table
 
 
-def case_probe_is_honest(backend_name: str) -> None:
+def test_probe_is_honest(backend_name: str) -> None:
     found = load(backend_name).probe()
     assert found.backend == backend_name
     if found.available:
@@ -160,7 +171,49 @@ def case_probe_is_honest(backend_name: str) -> None:
         assert found.reason and found.fix, found
 
 
-def case_memory_hog_is_oom_killed(jobs: Jobs) -> None:
+READ_BACK = {  # what each backend writes for --memory 64M --pids 7 (swap 0 on top of memory)
+    "cgroup1": (
+        [
+            ("memory.limit_in_bytes", 64 * MB),
+            ("pids.max", 7),
+            ("memory.memsw.limit_in_bytes", 64 * MB),
+        ],
+        "kernel: memory.limit_in_bytes",
+    ),
+    "cgroup2": (
+        [
+            ("memory.max", 64 * MB),
+            ("pids.max", 7),
+            ("memory.oom.group", 1),
+            ("memory.swap.max", 0),
+        ],
+        "kernel: memory.max",
+    ),
+}
+
+
+def test_limits_are_written_and_read_back(jobs: Jobs, backend_name: str) -> None:
+    group, _ = jobs.start(["sleep", "30"], Limits(memory=64 * MB, pids=7))
+    files, enforced = READ_BACK[backend_name]
+    for name, expected in files:
+        found = [path / name for path in paths_of(group) if (path / name).exists()]
+        optional = name.startswith(("memory.memsw", "memory.swap"))  # swap accounting may be off
+        assert found or optional, f"no {name} in {paths_of(group)}"
+        assert all(cgroupfs.read_int(path) == expected for path in found), (name, found)
+    assert group.enforced()["memory"] == enforced
+
+
+def test_cgroup2_on_a_hybrid_host_points_to_cgroup1() -> None:
+    mounts = cgroupfs.find_mounts()
+    if mounts.v2 is None or "memory" not in mounts.v1:
+        pytest.skip("not a hybrid host (memory is not on cgroup v1)")
+    found = cgroup2.BACKEND().probe()
+    assert not found.available
+    assert "bound to cgroup v1" in found.reason and "memory" in found.reason
+    assert found.fix is not None and "--backend cgroup1" in found.fix
+
+
+def test_memory_hog_is_oom_killed(jobs: Jobs) -> None:
     limit = 100 * MB
     group, pid = jobs.start(
         python("hog.py", "10", "0.02", "--max", "1000", "--quiet"), Limits(limit)
@@ -180,7 +233,7 @@ def case_memory_hog_is_oom_killed(jobs: Jobs) -> None:
     assert not any(path.exists() for path in paths)
 
 
-def case_fork_loop_hits_pids_limit(jobs: Jobs) -> None:
+def test_fork_loop_hits_pids_limit(jobs: Jobs) -> None:
     argv = python("forkloop.py", "400", "--sleep", "20", "--attempts", "500")
     group, _ = jobs.start(argv, Limits(pids=20))
     assert group.enforced()["pids"] == "kernel: pids.max"
@@ -192,7 +245,9 @@ def case_fork_loop_hits_pids_limit(jobs: Jobs) -> None:
     assert usage.peak_pids is not None and 1 < usage.peak_pids <= 20, usage
 
 
-def case_daemon_is_killed_and_group_removed(jobs: Jobs, tmp_path: Path) -> list[Path]:
+def test_double_forked_daemon_is_killed_and_groups_removed(
+    jobs: Jobs, backend_name: str, tmp_path: Path
+) -> None:
     pidfile = tmp_path / "daemon.pid"
     group, pid = jobs.start(
         python("daemonize.py", "--sleep", "60", "--pidfile", str(pidfile)), Limits()
@@ -206,7 +261,10 @@ def case_daemon_is_killed_and_group_removed(jobs: Jobs, tmp_path: Path) -> list[
     jobs.finish(group)
     assert not alive(daemon)
     assert not any(path.exists() for path in paths)
-    return paths
+    if backend_name == "cgroup1":  # its v2 tracking group must have taken part, and gone
+        tracking = cgroupfs.find_mounts().v2
+        if tracking is None or not any(path.is_relative_to(tracking) for path in paths):
+            require("cgroup2-tracking", False, "the v2 tree is not mounted or not writable")
 
 
 def _orphan(jobs: Jobs, backend_name: str, tmp_path: Path) -> dict[str, Any]:
@@ -226,7 +284,9 @@ def _orphan(jobs: Jobs, backend_name: str, tmp_path: Path) -> dict[str, Any]:
     return data
 
 
-def case_reap_kills_and_removes_record(jobs: Jobs, backend_name: str, tmp_path: Path) -> None:
+def test_reap_kills_and_removes_a_dead_supervisors_groups(
+    jobs: Jobs, backend_name: str, tmp_path: Path
+) -> None:
     data = _orphan(jobs, backend_name, tmp_path)
     paths = [Path(p) for p in data["record"]["paths"]]
     assert all(path.is_dir() for path in paths)
@@ -236,7 +296,7 @@ def case_reap_kills_and_removes_record(jobs: Jobs, backend_name: str, tmp_path: 
     assert not any(path.exists() for path in paths)
 
 
-def case_reap_orphans_spares_live_jobs(jobs: Jobs, backend_name: str, tmp_path: Path) -> None:
+def test_reap_orphans_spares_live_jobs(jobs: Jobs, backend_name: str, tmp_path: Path) -> None:
     live, live_pid = jobs.start(["sleep", "60"], Limits(pids=10))
     data = _orphan(jobs, backend_name, tmp_path)
     assert jobs.backend.reap(live.record()) == []  # its supervisor (this test) is alive

@@ -1,0 +1,122 @@
+"""``run_spec(spec)``: the whole pipeline of one job (see :mod:`cgseq.pipeline`).
+
+A waiter further back imports nothing heavy; the one next in line never imports what a
+backend that opens its group at the turn needs (pystemd) before its turn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from cgseq.errors import CgseqError, Interrupted
+from cgseq.model import JobSpec
+from cgseq.pipeline import nesting
+from cgseq.pipeline.job import Job, Notice
+from cgseq.project import slot_for
+from cgseq.queue import turns
+from cgseq.queue.records import TicketRecord
+
+if TYPE_CHECKING:
+    from cgseq.result import JobResult
+    from cgseq.supervise.spawn import Output
+
+
+class RunContext:
+    """What one run knows besides its spec; the CLI fills in the callbacks."""
+
+    def __init__(
+        self,
+        on_wait: Callable[[turns.Turn], None] | None = None,
+        notice: Notice | None = None,
+        asked: int | None = None,
+        output: Output | None = None,
+    ) -> None:
+        self.on_wait = on_wait
+        self.asked = asked  # when the job asked for its turn (turns.queue_up); None: now
+        self.notice: Notice = notice or (lambda line: None)
+        self.output = output  # the job's stdout and stderr fds; None: cgseq's own
+
+
+def run_spec(spec: JobSpec, context: RunContext | None = None) -> JobResult:
+    """Run ``spec`` when it is this project's turn, under its limits; wait for the result.
+
+    Raises :class:`~cgseq.errors.CgseqError` subclasses for cgseq's own failures.
+    """
+    context = context or RunContext()
+    cwd = spec.cwd or os.getcwd()
+    slot = slot_for(cwd, spec.lock)
+    enclosing = nesting.enclosing_job(slot.key)
+    if enclosing is not None:
+        from cgseq.pipeline.inline import run_inline
+
+        return run_inline(spec, slot, cwd, context.notice, context.output, enclosing)
+    _check_backend(spec.backend)
+    turn = turns.queue_up_in(slot.key, _ticket(spec, cwd), context.asked)
+    job = Job(spec, slot, turn, cwd, context.notice, context.output)
+    try:
+        ready = functools.partial(job.prepare, before_turn=True)
+        with _interruptible():
+            queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait, on_next=ready)
+        return _hold(job, turn, queue_wait)
+    finally:
+        job.discard()
+        turn.release()
+
+
+def _check_backend(name: str) -> None:
+    """A named backend that cannot run fails before queueing (``auto`` always finds one;
+    the registry, whose base imports dataclasses, is not for every waiter)."""
+    if name != "auto":
+        from cgseq import backends
+
+        backends.check_named(name)
+
+
+def _ticket(spec: JobSpec, cwd: str) -> TicketRecord:
+    return TicketRecord(pid=os.getpid(), argv=spec.argv, cwd=cwd, since=time.time())
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM/SIGHUP while waiting unwind like ^C does, so a prepared job is cleaned up.
+
+    One ignored when cgseq started (nohup, ``trap '' TERM``) stays ignored, as SIGINT does
+    (Python leaves an ignored SIGINT ignored) and as it is while the job runs.
+    """
+    from cgseq.supervise.signals import stop_signals
+
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    unwinding = [s for s in stop_signals() if s != signal.SIGINT]  # ^C: KeyboardInterrupt
+    previous = {s: signal.signal(s, stop) for s in unwinding}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _hold(job: Job, turn: turns.Turn, queue_wait: float) -> JobResult:
+    """The turn is ours: clean up after a dead holder, run the attempts, record the result."""
+    from cgseq.pipeline import recovery
+
+    for line in recovery.after_dead_holder(turn):  # this slot's dead holder: before our job
+        job.notice(line)
+    result = job.run_attempts()
+    result.queue_wait = queue_wait
+    if job.spec.record:
+        try:
+            recovery.record_history(result)
+        except CgseqError as exc:  # the job ran: its exit code stands, the history is extra
+            job.notice(f"warning: job not recorded in the history: {exc}")
+    return result
+
+
+__all__ = ["RunContext", "run_spec"]
