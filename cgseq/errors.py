@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 EXIT_USAGE = 2
+EXIT_CANCELLED = 123  # `cgseq cancel` took the job out of the queue before it ran
 EXIT_TIMEOUT = 124
 EXIT_CGSEQ_FAILURE = 125
 EXIT_NOT_EXECUTABLE = 126
 EXIT_NOT_FOUND = 127
 EXIT_SIGNAL_BASE = 128
 EXIT_INTERRUPTED = 130
+EXIT_KILLED = 143  # 128 + SIGTERM: `cgseq kill` stopped the job (SIGTERM, then SIGKILL)
 
 
 class CgseqError(Exception):
@@ -59,6 +61,17 @@ class Interrupted(CgseqError):
             f"interrupted by signal {signum} while waiting for a turn; the job did not run"
         )
         self.exit_code = EXIT_SIGNAL_BASE + signum
+
+
+class Cancelled(CgseqError):
+    """``cgseq cancel`` took this job out of the queue before it ran (exit 123)."""
+
+    exit_code = EXIT_CANCELLED
+
+    def __init__(self, by: int | None) -> None:
+        who = f"by cgseq cancel from pid {by}" if by is not None else "by cgseq cancel"
+        super().__init__(f"cancelled before it ran ({who})")
+        self.by = by
 
 
 class SpawnError(CgseqError):

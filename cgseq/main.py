@@ -19,11 +19,13 @@ from cgseq.errors import EXIT_CGSEQ_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, Cgseq
 EXIT_CODES = """exit codes:
   N        the command's own exit code
   2        bad usage or configuration
+  123      cancelled before it ran (cgseq cancel)
   124      the job timed out (--timeout)
   125      cgseq itself failed (no turn within --wait-timeout, backend unavailable, ...)
   126      the command is not executable
   127      the command was not found
   128+N    the job was killed by signal N (137: killed for exceeding --memory or --pids)
+  143      the job was stopped by cgseq kill
 """
 
 
@@ -95,7 +97,7 @@ COMMANDS: dict[str, Command] = {
         "cgseq.commands.status",
         "status_command",
         "who runs, who waits, memory now and peak",
-        (JSON,),
+        (JSON, Flag(("--all",), "every", "every project and named lock of yours")),
     ),
     "doctor": Command(
         "cgseq.commands.doctor",
@@ -105,6 +107,24 @@ COMMANDS: dict[str, Command] = {
             JSON,
             Flag(("--clean",), "clean", "kill and remove groups left by dead supervisors"),
             Flag(("--no-canary",), "canary", "skip the canary jobs", action="store_false"),
+        ),
+    ),
+    "cancel": Command(
+        "cgseq.commands.cancel",
+        "cancel_command",
+        "take waiting jobs out of the queue (exit 123 for each)",
+        (
+            Flag(("id",), "ident", "the job's id or pid, as 'cgseq status' shows it", "ID"),
+            Flag(("--all",), "every", "every waiting job of yours, in every project"),
+        ),
+    ),
+    "kill": Command(
+        "cgseq.commands.kill",
+        "kill_command",
+        "stop the running job as a timeout does (SIGTERM, then SIGKILL)",
+        (
+            Flag(("id",), "ident", "the job's id or pid (default: this project's job)", "ID"),
+            Flag(("--all",), "every", "every running job of yours, in every project"),
         ),
     ),
     "config": Command(
@@ -166,7 +186,9 @@ def _add_run(commands: argparse._SubParsersAction[_Parser], command: Command) ->
 
 
 def _add_flag(parser: argparse.ArgumentParser, flag: Flag) -> None:
-    if flag.metavar:
+    if not flag.names[0].startswith("-"):  # a positional argument, optional
+        parser.add_argument(flag.dest, metavar=flag.metavar, nargs="?", help=flag.help)
+    elif flag.metavar:
         parser.add_argument(*flag.names, dest=flag.dest, metavar=flag.metavar, help=flag.help)
     else:
         parser.add_argument(*flag.names, dest=flag.dest, action=flag.action, help=flag.help)

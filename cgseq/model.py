@@ -18,6 +18,7 @@ class TerminationReason(enum.Enum):
     PIDS = "pids"  # over the process-count limit
     TIMEOUT = "timeout"  # --timeout ran out
     INTERRUPTED = "interrupted"  # cgseq got SIGINT/SIGTERM/SIGHUP and passed it on
+    KILLED = "killed"  # stopped by `cgseq kill`, as a timeout stops a job
     NOT_FOUND = "not-found"  # command not found (127)
     NOT_EXECUTABLE = "not-executable"  # command not executable (126)
 
@@ -54,23 +55,25 @@ class JobSpec(NamedTuple):
 class Usage:
     """What a job used, as its backend measured it (bytes, process counts)."""
 
-    __slots__ = ("memory_now", "peak_memory", "peak_pids", "shm_files")
+    __slots__ = ("memory_now", "peak_memory", "peak_pids", "pids_now", "shm_files")
 
     def __init__(
         self,
         peak_memory: int | None = None,
         peak_pids: int | None = None,
         memory_now: int | None = None,
+        pids_now: int | None = None,
     ) -> None:
         self.peak_memory = peak_memory
         self.peak_pids = peak_pids
         self.memory_now = memory_now
+        self.pids_now = pids_now
         self.shm_files: list[str] = []  # poll: tmpfs files a kill left behind or removed
 
     def __repr__(self) -> str:
         return (
             f"Usage(peak_memory={self.peak_memory}, peak_pids={self.peak_pids}, "
-            f"memory_now={self.memory_now})"
+            f"memory_now={self.memory_now}, pids_now={self.pids_now})"
         )
 
     def __eq__(self, other: object) -> bool:

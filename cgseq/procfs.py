@@ -428,3 +428,29 @@ def children_by_psutil(pid: int) -> list[int]:
         return [child.pid for child in psutil.Process(pid).children()]
     except psutil.Error:
         return []
+
+
+def lock_holders(fd: int) -> set[int] | None:
+    """The pids holding a lock (flock or POSIX, granted, not waiting) on ``fd``'s file.
+
+    From ``/proc/locks``: what proves a pid is the live owner of a ticket or a slot, where
+    a record's pid alone proves nothing. None where there is no ``/proc/locks``.
+    """
+    info = os.fstat(fd)
+    where = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    return parse_locks(text, where)
+
+
+def parse_locks(text: str, where: str) -> set[int]:
+    """Granted locks' pids on ``where`` (``MAJ:MIN:INODE``, as /proc/locks spells it)."""
+    holders = set()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 8 and fields[1] != "->" and fields[5] == where:
+            holders.add(int(fields[4]))
+    return holders

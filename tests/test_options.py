@@ -30,8 +30,13 @@ def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPa
 
 
 def flags_of(parser: argparse.ArgumentParser) -> set[str]:
-    flags = {name for action in parser._actions for name in action.option_strings}
+    """Its flags, and its positional arguments by their dest."""
+    flags = {name for action in parser._actions for name in action.option_strings or [action.dest]}
     return flags - {"-h", "--help"}
+
+
+def declared(flag: main.Flag) -> tuple[str, ...]:
+    return flag.names if flag.names[0].startswith("-") else (flag.dest,)
 
 
 # ------------------------------------------------------------------ the declarations
@@ -82,14 +87,14 @@ def test_run_flags_are_the_options_and_the_run_flags() -> None:
     run = subparsers(main.build_parser())["run"]
     declared = {option.flag for option in OPTIONS}
     declared |= {name for flag in main.RUN_FLAGS for name in flag.names}
-    assert flags_of(run) == declared
+    assert flags_of(run) == declared | {"command"}  # and the command to run
     assert main.COMMANDS["run"].flags == main.RUN_FLAGS
 
 
 @pytest.mark.parametrize("name", [n for n in main.COMMANDS if n != "run"])
 def test_other_commands_take_exactly_their_declared_flags(name: str) -> None:
     parser = subparsers(main.build_parser())[name]
-    assert flags_of(parser) == {n for flag in main.COMMANDS[name].flags for n in flag.names}
+    assert flags_of(parser) == {n for flag in main.COMMANDS[name].flags for n in declared(flag)}
 
 
 @pytest.mark.parametrize("name", list(main.COMMANDS))

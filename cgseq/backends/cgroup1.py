@@ -96,10 +96,12 @@ class Cgroup1Group(KernelGroup):
         memory, pids = self.by_controller["memory"], self.by_controller["pids"]
         now = cgroupfs.read_int(memory / "memory.usage_in_bytes")
         peak = cgroupfs.read_int(memory / "memory.max_usage_in_bytes")
+        current = cgroupfs.read_int(pids / "pids.current")
         tasks = cgroupfs.read_int(pids / "pids.peak")  # Linux >= 6.1; else sample current
         if tasks is None:
-            tasks = cgroupfs.read_int(pids / "pids.current")
+            tasks = current
         usage = self._usage
+        usage.pids_now = current
         if now is not None:
             usage.memory_now = now
         usage.peak_memory = larger(usage.peak_memory, larger(peak, now))

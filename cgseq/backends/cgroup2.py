@@ -114,10 +114,12 @@ class Cgroup2Group(KernelGroup):
     def _update_usage(self) -> None:
         now = cgroupfs.read_int(self.path / "memory.current")
         peak = cgroupfs.read_int(self.path / "memory.peak")  # Linux >= 5.19
+        current = cgroupfs.read_int(self.path / "pids.current")
         tasks = cgroupfs.read_int(self.path / "pids.peak")  # Linux >= 6.1
         if tasks is None:
-            tasks = cgroupfs.read_int(self.path / "pids.current")
+            tasks = current
         usage = self._usage
+        usage.pids_now = current
         if now is not None:
             usage.memory_now = now
         usage.peak_memory = larger(usage.peak_memory, larger(peak, now))

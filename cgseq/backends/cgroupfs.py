@@ -489,6 +489,17 @@ def reap_orphans(parent: str | None = None) -> list[str]:
     return lines
 
 
+def orphans(parent: str | None = None) -> dict[str, int]:
+    """Job id -> processes still running, for groups whose supervisor is dead (read only)."""
+    found = {}
+    for job_id, paths in job_dirs_under(parent_dirs(parent)).items():
+        if not is_kept(paths) and not jobids.supervisor_alive(job_id):
+            running = {pid for path in paths for pid in procs(path)}
+            if running:
+                found[job_id] = len(running)
+    return found
+
+
 def reap_record(backend: str, record: dict[str, object]) -> list[str]:
     """``Backend.reap`` for the cgroup backends: only groups cgseq can verify as its own.
 

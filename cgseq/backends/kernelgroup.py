@@ -57,7 +57,8 @@ class KernelGroup:
 
     def usage(self) -> Usage:
         self._update_usage()
-        return Usage(self._usage.peak_memory, self._usage.peak_pids, self._usage.memory_now)
+        usage = self._usage
+        return Usage(usage.peak_memory, usage.peak_pids, usage.memory_now, usage.pids_now)
 
     def termination(self) -> Breach | None:
         if self._breach is None:

@@ -155,6 +155,7 @@ class PollGroup:
 
     def _record(self, memory: int, tasks: int) -> None:
         self._usage.memory_now = memory
+        self._usage.pids_now = tasks
         self._usage.peak_memory = max(self._usage.peak_memory or 0, memory)
         self._usage.peak_pids = max(self._usage.peak_pids or 0, tasks)
 

@@ -409,10 +409,12 @@ class ScopeGroup:
     def usage(self) -> Usage:
         self._refresh()
         now = read_int(self._cgroup / "memory.current") if self._cgroup else None
+        tasks = read_int(self._cgroup / "pids.current") if self._cgroup else None
         return Usage(
             peak_memory=self._counters.get("memory_peak"),
             peak_pids=self._counters.get("pids_peak"),
             memory_now=now,
+            pids_now=tasks,
         )
 
     def pids(self) -> list[int]:

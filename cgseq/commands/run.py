@@ -30,6 +30,7 @@ _CGSEQ_ENDED = {
     TerminationReason.PIDS,
     TerminationReason.TIMEOUT,
     TerminationReason.INTERRUPTED,
+    TerminationReason.KILLED,
 }
 
 
@@ -124,7 +125,8 @@ def _report(result: JobResult, json_out: bool, report: _ReportFile | None) -> No
     for line in result.leftovers_killed:
         _notice(f"{'' if line.startswith('kept') else 'killed '}{line} left by {command}")
     if result.reason in _CGSEQ_ENDED and result.detail:
-        verb = "stopped" if result.reason is TerminationReason.INTERRUPTED else "killed"
+        stopped = (TerminationReason.INTERRUPTED, TerminationReason.KILLED)
+        verb = "stopped" if result.reason in stopped else "killed"
         _notice(f"{verb} {command}: {result.detail}")
     elif result.reason in (TerminationReason.NOT_FOUND, TerminationReason.NOT_EXECUTABLE):
         _notice(result.detail or result.reason.value)

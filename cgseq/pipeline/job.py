@@ -66,6 +66,10 @@ class Job:
         # costs psutil's import, which a waiter further back must not pay
         return jobids.new_job_id()
 
+    def early_id(self) -> str | None:
+        """The job id where making it costs a waiter nothing (``/proc``), else None."""
+        return self.job_id if procfs.LINUX else None
+
     def prepare(self, before_turn: bool = False) -> None:
         """Imports, backend choice, group and held first process, ahead of the turn.
 
@@ -153,6 +157,7 @@ class Job:
             started=functools.partial(self._started, backend=backend, group=group),
             tick=self._tick,
             warn=self._warn,
+            kill_requested=self._kill_requested,
         )
         return Supervisor(self.spec, group, self._env(), self.tty, hooks, self.output)
 
@@ -179,8 +184,14 @@ class Job:
             backend=backend.name,
             record=group.record(),
             limits=self.spec.limits,
+            enforcement=group.enforced(),
+            lock=self.spec.lock,
         )
         self.turn.write_holder(self.holder)
+
+    def _kill_requested(self) -> str | None:
+        by = self.turn.take_note("kill") if self.turn is not None else None
+        return f"cgseq kill from pid {by}" if by is not None else None
 
     def _warn(self, line: str) -> None:
         self.warnings.append(line)
@@ -192,6 +203,7 @@ class Job:
                 peak_memory=usage.peak_memory,
                 memory_now=usage.memory_now,
                 peak_pids=usage.peak_pids,
+                pids_now=usage.pids_now,
             )
             self.turn.write_holder(self.holder)
 

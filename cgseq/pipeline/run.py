@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from cgseq.errors import CgseqError, Interrupted
+from cgseq.errors import Cancelled, CgseqError, Interrupted
 from cgseq.model import JobSpec
 from cgseq.pipeline import nesting
 from cgseq.pipeline.job import Job, Notice
@@ -57,16 +57,20 @@ def run_spec(spec: JobSpec, context: RunContext | None = None) -> JobResult:
 
         return run_inline(spec, slot, cwd, context.notice, context.output, enclosing)
     _check_backend(spec.backend)
-    turn = turns.queue_up_in(slot.key, _ticket(spec, cwd), context.asked)
-    job = Job(spec, slot, turn, cwd, context.notice, context.output)
-    try:
-        ready = functools.partial(job.prepare, before_turn=True)
-        with _interruptible():
-            queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait, on_next=ready)
-        return _hold(job, turn, queue_wait)
-    finally:
-        job.discard()
-        turn.release()
+    from cgseq.supervise.signals import requests_held
+
+    job = Job(spec, slot, None, cwd, context.notice, context.output)
+    with requests_held():
+        turn = turns.queue_up_in(slot.key, _ticket(spec, cwd, job.early_id()), context.asked)
+        job.turn = turn
+        try:
+            ready = functools.partial(job.prepare, before_turn=True)
+            with _interruptible(turn):
+                queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait, on_next=ready)
+            return _hold(job, turn, queue_wait)
+        finally:
+            job.discard()
+            turn.release()
 
 
 def _check_backend(name: str) -> None:
@@ -78,24 +82,33 @@ def _check_backend(name: str) -> None:
         backends.check_named(name)
 
 
-def _ticket(spec: JobSpec, cwd: str) -> TicketRecord:
-    return TicketRecord(pid=os.getpid(), argv=spec.argv, cwd=cwd, since=time.time())
+def _ticket(spec: JobSpec, cwd: str, job_id: str | None) -> TicketRecord:
+    return TicketRecord(
+        pid=os.getpid(), argv=spec.argv, cwd=cwd, since=time.time(), job_id=job_id, lock=spec.lock
+    )
 
 
 @contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
-    """SIGTERM/SIGHUP while waiting unwind like ^C does, so a prepared job is cleaned up.
+def _interruptible(turn: turns.Turn) -> Iterator[None]:
+    """SIGTERM/SIGHUP while waiting unwind like ^C does, so a prepared job is cleaned up;
+    so does a cancel request with its note (``cgseq cancel``).
 
     One ignored when cgseq started (nohup, ``trap '' TERM``) stays ignored, as SIGINT does
     (Python leaves an ignored SIGINT ignored) and as it is while the job runs.
     """
-    from cgseq.supervise.signals import stop_signals
+    from cgseq.supervise.signals import CANCEL_REQUEST, stop_signals
 
     def stop(signum: int, frame: object) -> None:
         raise Interrupted(signum)
 
+    def cancel(signum: int, frame: object) -> None:
+        by = turn.take_note("cancel")
+        if by is not None:  # no note: not a request of cgseq's, the wait goes on
+            raise Cancelled(by)
+
     unwinding = [s for s in stop_signals() if s != signal.SIGINT]  # ^C: KeyboardInterrupt
     previous = {s: signal.signal(s, stop) for s in unwinding}
+    previous[CANCEL_REQUEST] = signal.signal(CANCEL_REQUEST, cancel)
     try:
         yield
     finally:

@@ -47,6 +47,12 @@ def _object(value: object) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _texts(value: object) -> dict[str, str] | None:
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return value
+    return None
+
+
 _LIMIT_FIELDS: dict[str, Check] = {
     "memory": _int,
     "swap": _int,
@@ -105,6 +111,8 @@ class TicketRecord(NamedTuple):
     argv: tuple[str, ...] | None = None
     cwd: str | None = None
     since: float | None = None  # wall clock when it queued
+    job_id: str | None = None  # where it is cheap to make before the turn (Linux)
+    lock: str | None = None  # the named lock it queues for; None: its project
     key: str = ""  # the ticket's place in the queue (its file name); not in the JSON
     format: int | None = FORMAT  # as read; always FORMAT when written
     problem: str | None = None  # why the record could not be read, if it could not
@@ -120,7 +128,14 @@ class TicketRecord(NamedTuple):
         return cls(**_decode(raw, _TICKET_FIELDS), key=key)
 
 
-_TICKET_FIELDS: dict[str, Check] = {"pid": _int, "argv": _argv, "cwd": _str, "since": _float}
+_TICKET_FIELDS: dict[str, Check] = {
+    "pid": _int,
+    "argv": _argv,
+    "cwd": _str,
+    "since": _float,
+    "job_id": _str,
+    "lock": _str,
+}
 
 
 class HolderRecord(NamedTuple):
@@ -138,6 +153,9 @@ class HolderRecord(NamedTuple):
     peak_memory: int | None = None  # bytes; the usage figures are refreshed while it runs
     memory_now: int | None = None
     peak_pids: int | None = None
+    pids_now: int | None = None
+    enforcement: dict[str, str] | None = None  # limit -> how ("kernel: memory.max")
+    lock: str | None = None  # the named lock it holds; None: its project
     format: int | None = FORMAT  # as read; always FORMAT when written
     problem: str | None = None  # why the record could not be read, if it could not
 
@@ -170,4 +188,7 @@ _HOLDER_FIELDS: dict[str, Check] = {
     "peak_memory": _int,
     "memory_now": _int,
     "peak_pids": _int,
+    "pids_now": _int,
+    "enforcement": _texts,
+    "lock": _str,
 }

@@ -63,6 +63,17 @@ def _view(directory: Path) -> SlotView:
     return SlotView(directory.name, holder, tickets, taken)
 
 
+def directory_of(key: str) -> Path:
+    """Where slot ``key`` lives, for :mod:`cgseq.queue.turns` calls on it."""
+    return layout.slot_dir(key)
+
+
+def holder_pid(key: str) -> int | None:
+    """The pid of the slot's live holder (its ticket is first and its record says so)."""
+    running = view(key).running
+    return running.pid if running is not None else None
+
+
 def holder_of(key: str) -> HolderRecord | None:
     """The slot's holder record, as it is (for a nested run to find its enclosing job)."""
     return turns.read_holder(layout.slot_dir(key))

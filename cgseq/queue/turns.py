@@ -148,6 +148,10 @@ class Turn:
         """Remove the holder record (a dead holder's, once its job is reaped)."""
         clear_holder(self.directory)
 
+    def take_note(self, kind: str) -> int | None:
+        """The pid that asked to ``kind`` ("cancel", "kill") this job, its note removed."""
+        return take_note(self.directory, kind, self.ticket.key)
+
     def first_in_line(self) -> TicketRecord | None:
         """The first live ticket, when it is not this one (for "waiting for ..." lines)."""
         queue = live_tickets(self.directory)
@@ -287,6 +291,7 @@ def remove_if_idle(directory: Path) -> bool:
 
 
 HOLDER = "holder.json"
+TICKETS = "tickets"
 _SLOT_FILES = ("slot.lock", "next")
 
 
@@ -441,6 +446,55 @@ def read_holder(directory: Path) -> HolderRecord | None:
     return HolderRecord.from_json(raw) if raw is not None else None
 
 
+def owner(directory: Path, key: str) -> int | None:
+    """The pid that holds ticket ``key``'s lock now, as the kernel says (``/proc/locks``).
+
+    A ticket's record names a pid, but a record is data: only the lock's holder is certainly
+    the process that queued. Where there is no ``/proc/locks``, the record's pid of a ticket
+    that is locked (live) is the best there is.
+    """
+    path = directory / TICKETS / key
+    try:
+        fd = safefs.open_lock(path, create=False)
+    except (FileNotFoundError, StateDirError):
+        return None
+    try:
+        holders = procfs.lock_holders(fd)
+    finally:
+        os.close(fd)
+    if holders is None:
+        raw = _read(path)
+        pid = TicketRecord.from_json(raw).pid if raw is not None and is_live(path) else None
+        return pid
+    return holders.pop() if len(holders) == 1 else None
+
+
+def leave_note(directory: Path, kind: str, key: str, by: int) -> None:
+    """Ask the owner of ticket ``key`` to ``kind``: a note it reads when it gets the signal.
+
+    A dot file of the slot: the slot's temporaries, removed with the slot once it is idle.
+    """
+    safefs.write_atomic(directory / f".{kind}.{key}", str(by).encode())
+
+
+def note_pending(directory: Path, kind: str, key: str) -> bool:
+    return os.path.lexists(directory / f".{kind}.{key}")
+
+
+def take_note(directory: Path, kind: str, key: str) -> int | None:
+    path = directory / f".{kind}.{key}"
+    try:
+        raw = safefs.read(path)
+    except StateDirError:
+        return None
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
 def clear_holder(directory: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(directory / HOLDER)
@@ -453,7 +507,7 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-_HELD_BACK = {signal.SIGALRM, signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+_HELD_BACK = {signal.SIGALRM, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1}
 
 
 def _uninterrupted(step: Callable[[], None]) -> None:

@@ -14,6 +14,11 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # ignored, for cgseq (it neither acts on nor forwards it) and for the job (spawn keeps it).
 KEPT_IGNORED = (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM, signal.SIGHUP)
 JOB_CONTROL = (signal.SIGCHLD, signal.SIGCONT)  # a child stopped or exited; we were continued
+# `cgseq kill` and `cgseq cancel` leave a note in the queue and send these: a request, never
+# obeyed without its note (any process of the user can send a signal)
+KILL_REQUEST = signal.SIGUSR2
+CANCEL_REQUEST = signal.SIGUSR1
+REQUESTS = (KILL_REQUEST, CANCEL_REQUEST)
 
 
 def ignored(signum: int) -> bool:
@@ -44,7 +49,7 @@ class SignalPipe:
     @contextlib.contextmanager
     def installed(self) -> Iterator[SignalPipe]:
         previous_fd = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
-        watched = (*stop_signals(), *JOB_CONTROL)
+        watched = (*stop_signals(), *JOB_CONTROL, *REQUESTS)
         previous = {s: signal.signal(s, _note) for s in watched}
         try:
             yield self
@@ -58,6 +63,18 @@ class SignalPipe:
 
 def _note(signum: int, frame: object) -> None:
     """The C-level handler already wrote ``signum`` to the wakeup pipe."""
+
+
+@contextlib.contextmanager
+def requests_held() -> Iterator[None]:
+    """A kill or cancel request that comes while no one listens is not cgseq's death (their
+    default action): a run holds them for its whole length, and its steps listen in turn."""
+    previous = {s: signal.signal(s, _note) for s in REQUESTS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37  # Linux >= 3.4

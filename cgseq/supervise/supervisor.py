@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from cgseq.backends.base import JobGroup
-from cgseq.errors import EXIT_NOT_FOUND, EXIT_SIGNAL_BASE, EXIT_TIMEOUT, SpawnError
+from cgseq.errors import EXIT_KILLED, EXIT_NOT_FOUND, EXIT_SIGNAL_BASE, EXIT_TIMEOUT, SpawnError
 from cgseq.model import Breach, JobSpec, TerminationReason, Usage
-from cgseq.supervise.signals import SignalPipe
+from cgseq.supervise.signals import KILL_REQUEST, SignalPipe
 from cgseq.supervise.spawn import HeldChild, Output, hand_terminal, spawn_held
 
 EMPTY_WAIT = 10.0  # seconds to wait for a killed group to empty before giving up
@@ -31,6 +31,7 @@ LEFTOVER_TICK = 0.1
 TICK = 1.0  # how often the holder record gets fresh usage figures for `cgseq status`
 LOST_STATUS = 255 << 8  # wait status "exit 255": the job's own status was collected elsewhere
 KILLED_FOR_LIMIT = EXIT_SIGNAL_BASE + signal.SIGKILL  # 137
+_KILLED = TerminationReason.KILLED
 
 
 @dataclass
@@ -51,6 +52,8 @@ class Hooks:
     started: Callable[[int], None] = lambda pid: None
     tick: Callable[[Usage], None] = lambda usage: None
     warn: Callable[[str], None] = lambda line: None
+    # a kill request's note, taken: who asked ("cgseq kill from pid N"); None: no request
+    kill_requested: Callable[[], str | None] = lambda: None
 
 
 class Supervisor:
@@ -149,6 +152,7 @@ class Supervisor:
             self.next_sample = now
         for line in child.release():
             self.hooks.warn(line)
+        self._on_kill_request()  # one that came before the job started
 
     def _wait_main(self) -> None:
         _, self.status = os.waitpid(self.pid, 0)
@@ -228,6 +232,23 @@ class Supervisor:
                 self.escalate_at = (
                     self.escalate_at or time.monotonic() + self.spec.limits.kill_grace
                 )
+            elif signum == KILL_REQUEST:
+                self._on_kill_request()
+
+    def _on_kill_request(self) -> None:
+        """``cgseq kill``: stop the job as a timeout does (SIGTERM, SIGKILL after the grace)."""
+        who = self.hooks.kill_requested()
+        if who is None or self.status is not None:
+            return
+        grace = self.spec.limits.kill_grace
+        self._end_for(
+            Breach(
+                TerminationReason.KILLED,
+                f"stopped by {who} (SIGTERM, then SIGKILL after {grace:g}s)",
+            )
+        )
+        self._signal(signal.SIGTERM)
+        self.escalate_at = self.escalate_at or time.monotonic() + grace
 
     def _interrupt(self, signum: int, escalate: bool) -> None:
         self._end_for(
@@ -288,7 +309,11 @@ class Supervisor:
 
     def _in_grace(self) -> bool:
         """After SIGTERM/SIGINT/timeout, the rest of the job gets --kill-grace to clean up."""
-        ending = (TerminationReason.INTERRUPTED, TerminationReason.TIMEOUT)
+        ending = (
+            TerminationReason.INTERRUPTED,
+            TerminationReason.TIMEOUT,
+            TerminationReason.KILLED,
+        )
         if self.breach is None or self.breach.reason not in ending or self.escalated:
             return False
         if self.escalate_at is None:
@@ -333,6 +358,8 @@ class Supervisor:
 def _exit_code(status: int | None, breach: Breach | None) -> tuple[int, TerminationReason]:
     if breach is not None and breach.reason is TerminationReason.TIMEOUT:
         return EXIT_TIMEOUT, breach.reason
+    if breach is not None and breach.reason is TerminationReason.KILLED:
+        return EXIT_KILLED, breach.reason
     if breach is not None and breach.reason in (TerminationReason.MEMORY, TerminationReason.PIDS):
         return KILLED_FOR_LIMIT, breach.reason
     assert status is not None

@@ -102,8 +102,8 @@ def test_status_shows_a_nonsense_holder_record_without_a_traceback(cgseq, state_
     slot = state_dir / "slots" / "forged-00000000"
     slot.mkdir(parents=True)
     (slot / "holder.json").write_text(json.dumps(record))
-    shown = cgseq("status")
+    shown = cgseq("status", "--all")  # another slot than this project's
     assert shown.returncode == 0 and "unsupervised" in shown.stdout, shown.stdout + shown.stderr
-    data = cgseq("status", "--json")
+    data = cgseq("status", "--all", "--json")
     assert data.returncode == 0, data.stderr
     assert json.loads(data.stdout)["slots"][0]["unsupervised"]["job_running"] is False
