@@ -27,6 +27,7 @@ from typing import NamedTuple
 from cgseq.errors import UsageError
 from cgseq.integrations.scripts import (
     MARK,
+    OWN_DIR,
     Change,
     carries_mark,
     exists,
@@ -76,7 +77,6 @@ HOOK_TYPES = frozenset(  # githooks(5), git 2.39
 )
 
 _WORK = """\
-HERE=$(cd "$(dirname "$0")" && pwd)
 KEPT="$HERE/$HOOK_TYPE{kept}"
 CONFIG={config}
 find_pre_commit() {{
@@ -84,7 +84,8 @@ find_pre_commit() {{
     else command -v pre-commit; fi
 }}
 if [ -x "$KEPT" ]; then
-    {{ read -r first && read -r second; }} < "$KEPT"
+    second=
+    if [ -r "$KEPT" ]; then {{ read -r first && read -r second; }} < "$KEPT"; fi
     case $second in "{mark}"*)  # ours again: it would run itself for ever
         echo "cgseq hook: $KEPT is a cgseq hook itself, not run (cgseq hooks install)" >&2
         exit 125 ;;
@@ -104,6 +105,7 @@ def shim_text(hook_type: str) -> str:
     return (
         header("cgseq hooks")
         + f"HOOK_TYPE={shlex.quote(hook_type)}\n"
+        + OWN_DIR
         + work
         + run_in_turn(f"cgseq {hook_type} hook")
     )

@@ -50,6 +50,13 @@ def header(command: str) -> str:
     )
 
 
+# the script's own directory, absolute: no fork (dirname, pwd), and deaf to CDPATH
+OWN_DIR = """\
+case $0 in */*) HERE=${0%/*} ;; *) HERE=. ;; esac
+case $HERE in /*) ;; *) HERE=$PWD/$HERE ;; esac
+"""
+
+
 def run_in_turn(what: str) -> str:
     """The end of a script: run ``"$@"`` in a cgseq turn (inline inside a cgseq job).
 

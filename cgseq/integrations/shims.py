@@ -21,6 +21,7 @@ from typing import NamedTuple
 from cgseq.errors import UsageError
 from cgseq.integrations.scripts import (
     MARK,
+    OWN_DIR,
     Change,
     carries_mark,
     exists,
@@ -33,7 +34,6 @@ from cgseq.integrations.scripts import (
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*")  # a command name, no path
 
 _FIND = """\
-case $0 in */*) HERE=${{0%/*}} ;; *) HERE=. ;; esac
 REAL=
 set -f  # PATH entries are names, not patterns
 IFS=:
@@ -62,6 +62,7 @@ def shim_text(name: str) -> str:
     return (
         header("cgseq shims")
         + f"NAME={shlex.quote(name)}\n"
+        + OWN_DIR
         + _FIND.format(mark=MARK)
         + run_in_turn(f"cgseq shim: {name}")
     )

@@ -144,6 +144,16 @@ def test_worktrees_share_the_hooks_of_the_common_git_dir(
     assert str(hooks_dir(repo)) in listed.stdout and "cgseq" in listed.stdout
 
 
+def test_install_from_a_subdirectory_finds_the_repository(repo: Path, log: Path) -> None:
+    write_hook(hooks_dir(repo) / "pre-commit", heavy_step(log, "foreign"))
+    (repo / "src" / "deep").mkdir(parents=True)
+    done = install(repo / "src" / "deep")
+    assert done.returncode == 0, done.stderr
+    assert is_ours(hooks_dir(repo) / "pre-commit")
+    assert commit(repo).returncode == 0
+    assert [step.name for step in steps(log)] == ["foreign"]
+
+
 def test_core_hooks_path_is_refused_with_a_hint(repo: Path) -> None:
     git(repo, "config", "core.hooksPath", ".githooks")
     done = install(repo)

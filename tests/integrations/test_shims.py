@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -155,3 +156,26 @@ def test_a_name_that_is_not_a_command_is_refused(name: str) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("cgseq: "), done.stderr
     assert len(done.stderr.splitlines()) == 1
+
+
+def test_without_its_interpreter_a_shim_uses_cgseq_on_path_else_says_so(
+    repo: Path, real_bin: Path, shim_dir: Path, tools: Path
+) -> None:
+    real_command(real_bin, "tool", "exit 6")
+    assert shims("install", "tool").returncode == 0
+    shim = shim_dir / "tool"
+    lines = shim.read_text().splitlines(keepends=True)
+    [index] = [n for n, line in enumerate(lines) if line.startswith("PY=")]
+    lines[index] = "PY=/nonexistent/python3\n"  # the venv that installed it is gone
+    shim.write_text("".join(lines))
+    system = [p for p in os.environ["PATH"].split(os.pathsep) if p != str(tools)]
+    with_cgseq = shimmed("tool", path=env_with_path(shim_dir, real_bin, tools, *system), cwd=repo)
+    assert with_cgseq.returncode == 6, with_cgseq.stderr
+    without = env_with_path(shim_dir, real_bin, "/usr/bin", "/bin")
+    if shutil.which("cgseq", path="/usr/bin:/bin"):
+        pytest.skip("a cgseq is installed in /usr/bin or /bin")
+    done = shimmed("tool", path=without, cwd=repo)
+    assert done.returncode == 125
+    assert done.stderr == (
+        "cgseq shim: tool: cgseq not found (/nonexistent/python3 is gone, no cgseq on PATH)\n"
+    )
