@@ -73,6 +73,12 @@ def landed(repo: Path) -> list[str]:
 
 @pytest.mark.timeout(300)
 def test_ten_plain_commits_run_their_hooks_one_at_a_time(repo: Path, log: Path) -> None:
+    """As-is commits of one staged set, not ``git commit -- fileN``: a partial commit holds
+    ``index.lock`` for the whole commit, its hook included, so git alone would make nine of
+    them fail at once and the hooks could never overlap. As-is commits take the lock only to
+    refresh the index, so several reach their hooks together; the losers fail with git's
+    own message (``index.lock``, ``cannot lock ref 'HEAD'``, ``nothing to commit`` once the
+    first one took every staged file)."""
     hooked_repo(repo, log, "--hold", HOLD)
     names = stage_files(repo)
     commits = [["git", "commit", "-q", "-m", f"commit {n}"] for n in range(COMMITS)]
