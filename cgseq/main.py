@@ -47,7 +47,8 @@ class Flag(NamedTuple):
     dest: str  # the command function's keyword argument
     help: str
     metavar: str | None = None  # takes a value; else a switch
-    action: str = "store_true"  # or "store_false" for a --no-... switch
+    action: str = "store_true"  # or "store_false" for a --no-... switch; "append": repeatable
+    nargs: str | None = None  # of a positional (its one name has no dash): "*", "+", ...
 
 
 def _flags(args: argparse.Namespace, flags: tuple[Flag, ...]) -> dict[str, object]:
@@ -84,6 +85,11 @@ RUN_FLAGS = (  # besides every option of config.OPTIONS
     Flag(("-v", "--verbose"), "verbose", "log cgseq's events to stderr"),
 )
 JSON = Flag(("--json",), "as_json", "print JSON")
+DRY_RUN = Flag(("--dry-run",), "dry_run", "show what would change, change nothing")
+HOOK_TYPES = Flag(
+    ("--hook-type",), "hook_types", "a git hook, e.g. pre-push (repeatable)", "TYPE", "append"
+)
+SHIM_DIR = Flag(("--dir",), "directory", "the shim directory (see 'cgseq shims list')", "DIR")
 
 COMMANDS: dict[str, Command] = {
     "run": Command(
@@ -114,7 +120,9 @@ COMMANDS: dict[str, Command] = {
         "cancel_command",
         "take waiting jobs out of the queue (exit 123 for each)",
         (
-            Flag(("id",), "ident", "the job's id or pid, as 'cgseq status' shows it", "ID"),
+            Flag(
+                ("id",), "ident", "the job's id or pid, as 'cgseq status' shows it", "ID", nargs="?"
+            ),
             Flag(("--all",), "every", "every waiting job of yours, in every project"),
         ),
     ),
@@ -123,7 +131,13 @@ COMMANDS: dict[str, Command] = {
         "kill_command",
         "stop the running job as a timeout does (SIGTERM, then SIGKILL)",
         (
-            Flag(("id",), "ident", "the job's id or pid (default: this project's job)", "ID"),
+            Flag(
+                ("id",),
+                "ident",
+                "the job's id or pid (default: this project's job)",
+                "ID",
+                nargs="?",
+            ),
             Flag(("--all",), "every", "every running job of yours, in every project"),
         ),
     ),
@@ -133,6 +147,41 @@ COMMANDS: dict[str, Command] = {
         "effective settings and where each comes from",
         (JSON,),
     ),
+    # "GROUP ACTION" is `cgseq GROUP ACTION` (GROUPS: the group's help)
+    "hooks install": Command(
+        "cgseq.commands.hooks",
+        "install_command",
+        "install git hooks that run their work in the project's turn (default: pre-commit)",
+        (HOOK_TYPES, DRY_RUN),
+    ),
+    "hooks uninstall": Command(
+        "cgseq.commands.hooks",
+        "uninstall_command",
+        "remove cgseq's git hooks (default: all), restore the hooks they replaced",
+        (HOOK_TYPES, DRY_RUN),
+    ),
+    "hooks list": Command(
+        "cgseq.commands.hooks", "list_command", "each git hook: whose, runs what"
+    ),
+    "shims install": Command(
+        "cgseq.commands.shims",
+        "install_command",
+        "install commands (pytest, make, ...) that run the real one in the project's turn",
+        (Flag(("commands",), "commands", "command names", "COMMAND", nargs="+"), SHIM_DIR),
+    ),
+    "shims uninstall": Command(
+        "cgseq.commands.shims",
+        "uninstall_command",
+        "remove cgseq's shims (default: all)",
+        (Flag(("commands",), "commands", "command names", "COMMAND", nargs="*"), SHIM_DIR),
+    ),
+    "shims list": Command(
+        "cgseq.commands.shims", "list_command", "each shim and the command it runs", (SHIM_DIR,)
+    ),
+}
+GROUPS = {
+    "hooks": "git hooks that run their work in the project's turn: install, uninstall, list",
+    "shims": "commands on PATH that take the project's turn: install, uninstall, list",
 }
 
 
@@ -146,14 +195,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cgseq {__version__}")
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", parser_class=_Parser)
+    groups: dict[str, argparse._SubParsersAction[_Parser]] = {}
     for name, command in COMMANDS.items():
         if name == "run":
             subparser = _add_run(commands, command)
+        elif " " in name:
+            subparser = _add_action(commands, groups, name, command)
         else:
             subparser = commands.add_parser(name, help=command.help)
         for flag in command.flags:
             _add_flag(subparser, flag)
     return parser
+
+
+def _add_action(
+    commands: argparse._SubParsersAction[_Parser],
+    groups: dict[str, argparse._SubParsersAction[_Parser]],
+    name: str,
+    command: Command,
+) -> _Parser:
+    """``cgseq hooks install``: an action of a group, each with its own flags and help."""
+    group, action = name.split(" ")
+    if group not in groups:
+        parent = commands.add_parser(group, help=GROUPS[group])
+        groups[group] = parent.add_subparsers(metavar="ACTION", required=True)
+    subparser = groups[group].add_parser(action, help=command.help)
+    subparser.set_defaults(subcommand=name)  # what _dispatch looks up
+    return subparser
 
 
 def _add_run(commands: argparse._SubParsersAction[_Parser], command: Command) -> _Parser:
@@ -186,10 +254,13 @@ def _add_run(commands: argparse._SubParsersAction[_Parser], command: Command) ->
 
 
 def _add_flag(parser: argparse.ArgumentParser, flag: Flag) -> None:
-    if not flag.names[0].startswith("-"):  # a positional argument, optional
-        parser.add_argument(flag.dest, metavar=flag.metavar, nargs="?", help=flag.help)
+    if not flag.names[0].startswith("-"):  # a positional: argparse takes its dest as its name
+        parser.add_argument(flag.dest, metavar=flag.metavar, nargs=flag.nargs, help=flag.help)
     elif flag.metavar:
-        parser.add_argument(*flag.names, dest=flag.dest, metavar=flag.metavar, help=flag.help)
+        action = "append" if flag.action == "append" else "store"
+        parser.add_argument(
+            *flag.names, dest=flag.dest, metavar=flag.metavar, action=action, help=flag.help
+        )
     else:
         parser.add_argument(*flag.names, dest=flag.dest, action=flag.action, help=flag.help)
 

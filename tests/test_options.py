@@ -29,14 +29,24 @@ def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPa
     return dict(action.choices)
 
 
+def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's parser by its ``COMMANDS`` name; a group's actions as "GROUP ACTION"."""
+    found = {}
+    for name, command in subparsers(parser).items():
+        if any(isinstance(a, argparse._SubParsersAction) for a in command._actions):
+            found |= {f"{name} {action}": p for action, p in subparsers(command).items()}
+        else:
+            found[name] = command
+    return found
+
+
+# what a command cannot parse without (its required positionals)
+REQUIRED = {"run": ["--", "true"], "shims install": ["pytest"]}
+
+
 def flags_of(parser: argparse.ArgumentParser) -> set[str]:
-    """Its flags, and its positional arguments by their dest."""
-    flags = {name for action in parser._actions for name in action.option_strings or [action.dest]}
+    flags = {name for action in parser._actions for name in action.option_strings}
     return flags - {"-h", "--help"}
-
-
-def declared(flag: main.Flag) -> tuple[str, ...]:
-    return flag.names if flag.names[0].startswith("-") else (flag.dest,)
 
 
 # ------------------------------------------------------------------ the declarations
@@ -80,28 +90,31 @@ def test_a_switch_stands_for_a_value_the_option_takes(option: config.Option) -> 
 
 
 def test_the_subcommands_are_the_dispatch_table() -> None:
-    assert list(subparsers(main.build_parser())) == list(main.COMMANDS)
+    assert list(command_parsers(main.build_parser())) == list(main.COMMANDS)
 
 
 def test_run_flags_are_the_options_and_the_run_flags() -> None:
     run = subparsers(main.build_parser())["run"]
     declared = {option.flag for option in OPTIONS}
     declared |= {name for flag in main.RUN_FLAGS for name in flag.names}
-    assert flags_of(run) == declared | {"command"}  # and the command to run
+    assert flags_of(run) == declared
     assert main.COMMANDS["run"].flags == main.RUN_FLAGS
 
 
 @pytest.mark.parametrize("name", [n for n in main.COMMANDS if n != "run"])
 def test_other_commands_take_exactly_their_declared_flags(name: str) -> None:
-    parser = subparsers(main.build_parser())[name]
-    assert flags_of(parser) == {n for flag in main.COMMANDS[name].flags for n in declared(flag)}
+    parser = command_parsers(main.build_parser())[name]
+    flags = main.COMMANDS[name].flags
+    assert flags_of(parser) == {n for flag in flags for n in flag.names if n.startswith("-")}
+    positionals = [action.dest for action in parser._actions if not action.option_strings]
+    assert positionals == [flag.dest for flag in flags if not flag.names[0].startswith("-")]
 
 
 @pytest.mark.parametrize("name", list(main.COMMANDS))
 def test_each_command_gets_exactly_its_keyword_arguments(name: str) -> None:
     command = main.COMMANDS[name]
-    tail = ["--", "true"] if name == "run" else []
-    arguments = command.arguments(main.build_parser().parse_args([name, *tail]))
+    argv = [*name.split(), *REQUIRED.get(name, [])]
+    arguments = command.arguments(main.build_parser().parse_args(argv))
     function = getattr(__import__(command.module, fromlist=["_"]), command.function)
     parameters = inspect.signature(function).parameters
     assert set(arguments) == set(parameters)
