@@ -71,6 +71,9 @@ def record_history(state: Path, result: JobResult) -> None:
     line = json.dumps(result.to_json(), separators=(",", ":")) + "\n"
     if safefs.append(path, line.encode()) > HISTORY_MAX_BYTES:
         _trim(path)
+    from cgseq import history
+
+    history.record(result)  # a HistoryError is a CgseqError: the caller warns once
 
 
 def _trim(path: Path) -> None:
