@@ -27,7 +27,8 @@ class MemoryWarner:
         if limit <= 0 or not shares or not all(0 < s <= 1 for s in shares):
             raise ValueError(f"a warning needs a limit > 0 and shares in (0, 1], not {share!r}")
         self.limit = limit
-        self._pending = sorted(shares)  # thresholds not crossed yet, lowest first
+        # bytes, not shares: 80% of 2G is 1717986918.4, and 1.6G (1717986918) is 80% of it
+        self._pending = sorted(round(share * limit) for share in shares)  # lowest first
 
     def check(
         self, memory: int, argv: Sequence[str], top: tuple[int, str, int] | None = None
@@ -36,7 +37,7 @@ class MemoryWarner:
 
         Several thresholds crossed by one sample make one line (for the highest of them).
         """
-        crossed = [s for s in self._pending if memory >= s * self.limit]
+        crossed = [level for level in self._pending if memory >= level]
         if not crossed:
             return None
         self._pending = self._pending[len(crossed) :]
@@ -47,7 +48,7 @@ def warning_line(
     memory: int, limit: int, argv: Sequence[str], top: tuple[int, str, int] | None
 ) -> str:
     """``python -m pytest at 1.6G of 2G (80%); largest: python pid 4242 1.1G``."""
-    percent = int(memory * 100 // limit)
+    percent = round(memory * 100 / limit)
     line = f"{_command(argv)} at {format_size(memory)} of {format_size(limit)} ({percent}%)"
     if top is not None:
         pid, command, rss = top
