@@ -138,12 +138,22 @@ def _show(ref: str, as_json: bool) -> int:
         raise UsageError(f"no job {ref!r} in the history (see 'cgseq history --all')")
     if as_json:
         return _print_json({"job": job.to_json()})
+    width = _columns()
     for name, value in _fields(job):
-        print(f"  {name:<10} {value}")
+        print(_field(name, value, width))
     print()
     for line in _chart(job):
         print(line)
     return 0
+
+
+def _field(name: str, value: str, width: int) -> str:
+    """``  name       value``, the value wrapped below itself to the terminal's width."""
+    import textwrap
+
+    head = f"  {name:<10} "
+    lines = textwrap.wrap(value, max(20, width - len(head)), break_on_hyphens=False) or [""]
+    return head + ("\n" + " " * len(head)).join(lines)
 
 
 def _fields(job: Job) -> list[tuple[str, str]]:

@@ -8,6 +8,8 @@ a last line), after ``--count`` samples, or on ^C. ``--json``: one JSON object p
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import time
 from typing import Any
 
@@ -61,8 +63,15 @@ def _follow(watched: Watched, every: float, samples: int | None, as_json: bool) 
         if sample is None:
             return "gone"
         taken += 1
-        _print(_json_line(watched, sample) if as_json else _line(watched, sample))
+        _print(_json_line(watched, sample) if as_json else _fit(_line(watched, sample)))
     return "stopped"
+
+
+def _fit(line: str) -> str:
+    """A line cut to the terminal's width; into a pipe or a file, whole."""
+    if not sys.stdout.isatty():
+        return line
+    return line[: shutil.get_terminal_size((80, 24)).columns]
 
 
 def _print(line: str) -> None:
