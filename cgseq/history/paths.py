@@ -52,40 +52,43 @@ def _make(folder: Path) -> None:
 
 def check_directory(folder: Path) -> None:
     """Refuse a history directory that is a symlink, not ours, or writable by others."""
-    try:
-        info = os.lstat(folder)
-    except OSError as exc:
-        raise failure(exc, folder, "use the history directory") from None
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+    info = _lstat(folder, "use the history directory")
+    if info is None or not stat.S_ISDIR(info.st_mode):  # lstat: a symlink is no directory
         raise HistoryError(
             f"history directory {folder} is not a plain directory (a symlink?)",
             hint=f"remove it: rm {folder}",
         )
     _check_owner(folder, info)
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        mode = stat.S_IMODE(info.st_mode)
         raise HistoryError(
-            f"history directory {folder} is writable by others "
-            f"(mode {stat.S_IMODE(info.st_mode):o})",
+            f"history directory {folder} is writable by others (mode {mode:o})",
             hint=f"chmod 700 {folder}",
         )
 
 
 def check_files(path: Path) -> None:
     """The database and its companions: regular files of ours, or missing."""
-    for suffix in COMPANIONS:
-        found = path.with_name(path.name + suffix)
-        try:
-            info = os.lstat(found)
-        except FileNotFoundError:
+    for found in (path.with_name(path.name + suffix) for suffix in COMPANIONS):
+        info = _lstat(found, "use")
+        if info is None:
             continue
-        except OSError as exc:
-            raise failure(exc, found, "use") from None
         if not stat.S_ISREG(info.st_mode):
             raise HistoryError(
                 f"{found} is not a regular file (a symlink?): refused",
                 hint=f"remove it: rm {found}",
             )
         _check_owner(found, info)
+
+
+def _lstat(path: Path, doing: str) -> os.stat_result | None:
+    """``lstat`` (a link is seen, never followed); None when there is nothing."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise failure(exc, path, doing) from None
 
 
 def _check_owner(path: Path, info: os.stat_result) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from cgseq.history.jobs import Job
 from cgseq.history.rows import command_of
 from cgseq.model import TerminationReason
 from cgseq.result import JobResult
+from tests.support import REPO, wait_until, with_repo_on_path
 
 MiB = 1 << 20
+WRITER = REPO / "tests" / "helpers" / "history_writer.py"
 
 
 def make_job(
@@ -67,3 +72,30 @@ def make_result(argv: list[str], project: str = "/p", **fields: Any) -> JobResul
     }
     values.update(fields)
     return JobResult(argv=argv, **values)
+
+
+def run_writers(job_ids: list[str], work: Path) -> list[tuple[int, str]]:
+    """One process per job id, each recording its job once all are ready, all at once (a
+    gate file); their (exit code, output)."""
+    gate, ready = work / "gate", work / "ready"
+    env, argv = with_repo_on_path(), [sys.executable, str(WRITER)]
+    writers = [
+        subprocess.Popen(
+            [*argv, job, str(gate), str(ready)], env=env, stdout=subprocess.PIPE, text=True
+        )
+        for job in job_ids
+    ]
+    try:
+        count = len(job_ids)
+        wait_until(
+            lambda: ready.exists() and len(ready.read_text().split()) == count,
+            240,
+            f"{count} writers to be ready",
+        )
+        gate.touch()
+        outputs = [writer.communicate(timeout=120)[0] for writer in writers]
+    finally:
+        for writer in writers:
+            if writer.poll() is None:
+                writer.kill()
+    return [(writer.returncode, output) for writer, output in zip(writers, outputs, strict=True)]

@@ -13,9 +13,7 @@ import pytest
 from cgseq import history
 from cgseq.history import queries, store
 from cgseq.model import TerminationReason
-from tests.history.history_support import make_result
-from tests.history.test_history_store import start_writers
-from tests.support import wait_until
+from tests.history.history_support import make_result, run_writers
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -90,17 +88,8 @@ def test_writers_racing_to_create_the_database_import_it_once(
 ) -> None:
     # no job ids (as the oldest lines have): nothing but the migration keeps them from doubling
     legacy_file(state_dir, [line(["old", str(n)], "") for n in range(200)])
-    gate, ready = tmp_path / "gate", tmp_path / "ready"
-    writers = start_writers([f"new-{n}" for n in range(8)], gate, ready)
-    try:
-        wait_until(lambda: ready.exists() and len(ready.read_text().split()) == 8, 120, "writers")
-        gate.touch()
-        outputs = [writer.communicate(timeout=120)[0] for writer in writers]
-    finally:
-        for writer in writers:
-            if writer.poll() is None:
-                writer.kill()
-    assert [writer.returncode for writer in writers] == [0] * 8, outputs
+    ended = run_writers([f"new-{n}" for n in range(8)], tmp_path)
+    assert [code for code, _ in ended] == [0] * 8, ended
     database = Path(os.environ["XDG_STATE_HOME"]) / "cgseq" / "history.sqlite3"
     with contextlib.closing(sqlite3.connect(database)) as db:
         (old,) = db.execute("SELECT count(*) FROM jobs WHERE command LIKE 'old %'").fetchone()

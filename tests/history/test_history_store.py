@@ -24,12 +24,10 @@ from cgseq.history.store import Retention
 from cgseq.history.timeline import Timeline
 from cgseq.model import TerminationReason
 from tests.conftest import require
-from tests.history.history_support import make_result
-from tests.support import REPO, wait_until, with_repo_on_path
+from tests.history.history_support import make_result, run_writers
 
 pytestmark = pytest.mark.timeout(120)
 MiB = 1 << 20
-WRITER = REPO / "tests" / "helpers" / "history_writer.py"
 
 
 def database() -> Path:
@@ -291,34 +289,10 @@ def test_a_directory_of_another_user_is_refused() -> None:
 # ------------------------------------------------------------------ many writers at once
 
 
-def start_writers(job_ids: list[str], gate: Path, ready: Path) -> list[subprocess.Popen[str]]:
-    env = with_repo_on_path()
-    argv = [sys.executable, str(WRITER)]
-    return [
-        subprocess.Popen(
-            [*argv, job, str(gate), str(ready)], env=env, stdout=subprocess.PIPE, text=True
-        )
-        for job in job_ids
-    ]
-
-
 @pytest.mark.timeout(300)
 def test_50_concurrent_writers_on_a_new_database_lose_nothing(tmp_path: Path) -> None:
-    gate, ready = tmp_path / "gate", tmp_path / "ready"
     job_ids = [f"writer-{n}" for n in range(50)]
-    writers = start_writers(job_ids, gate, ready)
-    try:
-        wait_until(
-            lambda: ready.exists() and len(ready.read_text().split()) == 50,
-            240,
-            "50 writers to be ready",
-        )
-        gate.touch()  # all at once, on a database none of them has created yet
-        outputs = [writer.communicate(timeout=120)[0] for writer in writers]
-    finally:
-        for writer in writers:
-            if writer.poll() is None:
-                writer.kill()
-    assert [writer.returncode for writer in writers] == [0] * 50, outputs
-    assert sorted(int(out) for out in outputs) == list(range(1, 51))
+    ended = run_writers(job_ids, tmp_path)  # on a database none of them has created yet
+    assert [code for code, _ in ended] == [0] * 50, ended
+    assert sorted(int(output) for _, output in ended) == list(range(1, 51))
     assert sorted(job for (job,) in rows("SELECT job_id FROM jobs")) == sorted(job_ids)
