@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import os
 import time
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from cgseq import procfs
@@ -58,7 +59,7 @@ class Watched:
     def sample(self) -> Sample | None:
         if not self.alive():
             return None
-        found = [proc for pid in tree(self.pid) if (proc := _proc(pid)) is not None]
+        found = [proc for pid in tree(self.pid) if (proc := process(pid)) is not None]
         found.sort(key=lambda p: p.rss, reverse=True)
         sample = Sample(time.monotonic(), time.time(), found)
         self.peak = max(self.peak, sample.total)
@@ -92,7 +93,13 @@ def tree(root: int) -> list[int]:
     return found
 
 
-def _proc(pid: int) -> Proc | None:
+def largest(pids: Iterable[int]) -> Proc | None:
+    """The process of ``pids`` with the most RSS (a job's group: the supervisor's "largest")."""
+    found = [proc for pid in pids if (proc := process(pid)) is not None]
+    return max(found, key=lambda p: p.rss, default=None)
+
+
+def process(pid: int) -> Proc | None:
     """A process's name and RSS; None when it is gone or a zombie."""
     if not procfs.LINUX:
         return _proc_by_psutil(pid)

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from cli_support import REPO, Running, pid_running, start_cgseq, start_process, wait_until
 
+from cgseq.memwatch import largest
+
 pytestmark = pytest.mark.timeout(120)
 GROWER = REPO / "tests" / "helpers" / "grower.py"
 STEP = 20 << 20
@@ -144,3 +146,11 @@ def test_a_pid_that_runs_no_process_is_exit_2() -> None:
     run = watch(pid)
     assert run.wait(30) == 2
     assert run.stderr == f"cgseq: no process {pid} to watch\n"
+
+
+def test_largest_names_the_biggest_process_of_a_group(grower: Grower) -> None:
+    grower.grow()
+    found = largest([grower.child, grower.pid, gone_pid()])
+    assert found is not None and found.pid == grower.pid and found.rss >= STEP
+    assert found.command == "python3" or found.command.startswith("python")
+    assert largest([gone_pid()]) is None
