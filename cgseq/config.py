@@ -14,6 +14,7 @@ from), never silently dropped.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,6 +30,7 @@ MAX_PIDS = 1 << 22  # PID_MAX_LIMIT on 64-bit: the pids controller refuses more 
 MAX_RETRY = 1000  # each retry holds the project's turn: more is a loop, not a retry
 MIN_POLL_INTERVAL = 0.01  # sampling every 1e-7 s burned 63% of a core
 MAX_LOCK = 128  # characters: a label, and room for its slot name below NAME_MAX (255 bytes)
+MAX_HISTORY_ROWS = 10_000_000  # ~40 GiB of timelines: more is a typo, not a history
 
 
 class Form(NamedTuple):
@@ -89,6 +91,23 @@ def _truth(text: str, what: str) -> bool:
     if lowered in ("0", "false", "no", "off"):
         return False
     raise UsageError(f"invalid {what} {units.shown(text)}: expected true or false")
+
+
+def _share(text: str, what: str) -> float | None:
+    """A share of a limit: ``0.8`` or ``80%``, above 0 and at most 1; ``off``: none."""
+    raw = text.strip(" \t\n\r\f\v").lower()  # ASCII spaces only, as units has it
+    if raw in ("off", "none"):
+        return None
+    percent = raw.endswith("%")
+    number = raw[:-1].rstrip(" \t") if percent else raw
+    valid = re.fullmatch(r"[0-9]+(\.[0-9]+)?", number, re.ASCII) is not None
+    share = float(number) / (100 if percent else 1) if valid else None
+    if share is None or not 0 < share <= 1:
+        raise UsageError(
+            f"invalid {what} {units.shown(text)}: expected a share of the limit above 0 "
+            "and at most 1 (0.8, 80%), or 'off'"
+        )
+    return share
 
 
 def _lock(text: str, what: str) -> str:
@@ -187,6 +206,24 @@ OPTIONS: tuple[Option, ...] = (
         _duration(MIN_POLL_INTERVAL, unlimited=False),
         0.1,
         "sampling interval of the poll backend (at least 10ms)",
+    ),
+    Option(
+        "history_max_rows",
+        _count(1, MAX_HISTORY_ROWS, unlimited=True),
+        10000,
+        "jobs kept in the history database, the latest",
+    ),
+    Option(
+        "history_max_age",
+        _duration(1.0),
+        90 * 86400.0,
+        "how long a job stays in the history database (90d)",
+    ),
+    Option(
+        "memory_warn_share",
+        Form(_share, _SECONDS, lambda share: f"{share * 100:g}%"),
+        0.8,
+        "warn once when the job's memory reaches this share of --memory (80%, 0.9, off)",
     ),
     Option(
         "record",

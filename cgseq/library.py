@@ -47,6 +47,7 @@ def run(
     wait_timeout: Duration = None,
     leftovers: str | None = None,
     retry: int | str | None = None,
+    memory_warn_share: float | str | None = None,
     capture_output: bool = False,
     text: bool = False,
     check: bool = False,
@@ -89,6 +90,7 @@ def run(
         "wait_timeout": wait_timeout,
         "leftovers": leftovers,
         "retry": retry,
+        "memory_warn_share": memory_warn_share,
     }
     resolved = config.resolve(project_root(where), given, given_as="cgseq.run({name}=...)")
     spec = _spec(command, where, env, {name: s.value for name, s in resolved.items()})

@@ -41,7 +41,8 @@ def one_line(message: str) -> str:
 
 
 class Flag(NamedTuple):
-    """A command-line flag of one command only (no env var, no config key)."""
+    """A command-line flag of one command only (no env var, no config key); a name without
+    a leading ``-`` (``("PID",)``) is a positional argument, optional with ``nargs="?"``."""
 
     names: tuple[str, ...]
     dest: str  # the command function's keyword argument
@@ -146,6 +147,31 @@ COMMANDS: dict[str, Command] = {
         "config_command",
         "effective settings and where each comes from",
         (JSON,),
+    ),
+    "history": Command(
+        "cgseq.commands.history",
+        "history_command",
+        "jobs that ran: list, 'show ID' with its memory chart, 'stats' per command",
+        (
+            Flag(("ACTION",), "action", "show ID, or stats (default: list jobs)", nargs="?"),
+            Flag(("ID",), "ref", "the job to show: its history id or job id", nargs="?"),
+            Flag(("-n",), "count", "the last N jobs (list: 20; stats: all)", "N"),
+            JSON,
+            Flag(("--failed",), "failed", "only jobs that failed (exit code not 0)"),
+            Flag(("--all",), "all_projects", "every project's jobs, not only this one's"),
+            Flag(("--project",), "project", "the jobs of the project at DIR", "DIR"),
+        ),
+    ),
+    "watch": Command(
+        "cgseq.commands.watch",
+        "watch_command",
+        "follow the memory of a process cgseq did not start, and its children",
+        (
+            Flag(("PID",), "pid", "the process to watch", nargs="?"),
+            Flag(("--interval",), "interval", "time between samples (default 1s)", "DUR"),
+            Flag(("--count",), "count", "stop after N samples", "N"),
+            JSON,
+        ),
     ),
     # "GROUP ACTION" is `cgseq GROUP ACTION` (GROUPS: the group's help)
     "hooks install": Command(
@@ -255,7 +281,9 @@ def _add_run(commands: argparse._SubParsersAction[_Parser], command: Command) ->
 
 def _add_flag(parser: argparse.ArgumentParser, flag: Flag) -> None:
     if not flag.names[0].startswith("-"):  # a positional: argparse takes its dest as its name
-        parser.add_argument(flag.dest, metavar=flag.metavar, nargs=flag.nargs, help=flag.help)
+        parser.add_argument(
+            flag.dest, metavar=flag.metavar or flag.names[0], nargs=flag.nargs, help=flag.help
+        )
     elif flag.metavar:
         action = "append" if flag.action == "append" else "store"
         parser.add_argument(

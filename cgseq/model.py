@@ -50,6 +50,7 @@ class JobSpec(NamedTuple):
     retry: int = 0
     poll_interval: float = 0.1
     record: bool = True  # append to history and event log
+    memory_warn_share: float | None = 0.8  # one line when the job reaches this much of --memory
 
 
 class Usage:

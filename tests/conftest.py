@@ -30,10 +30,13 @@ def require(capability: str, available: bool, why: str) -> None:
 
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own private cgseq state dir: no test sees another's queue."""
+    """Every test gets its own private cgseq state dir and history: no test sees another's
+    queue or jobs."""
     path = tmp_path_factory.mktemp("cgseq-state")
     path.chmod(0o700)
     monkeypatch.setenv("CGSEQ_STATE_DIR", str(path))
+    # the history database lives in $XDG_STATE_HOME/cgseq: a private one per test, too
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
     for name in list(os.environ):
         if name.startswith("CGSEQ_") and name not in ("CGSEQ_STATE_DIR", "CGSEQ_TEST_REQUIRE"):
             monkeypatch.delenv(name)

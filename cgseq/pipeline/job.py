@@ -23,6 +23,7 @@ from cgseq.queue.records import HolderRecord
 
 if TYPE_CHECKING:
     from cgseq.backends.base import Availability, Backend, JobGroup
+    from cgseq.pipeline.memory import MemoryLog
     from cgseq.result import JobResult
     from cgseq.supervise.signals import SignalPipe
     from cgseq.supervise.spawn import Output
@@ -59,6 +60,8 @@ class Job:
         self.prepared: Prepared | None = None
         self.warnings: list[str] = []
         self.holder: HolderRecord | None = None
+        self.memory: MemoryLog | None = None  # of the attempt that runs (or ran last)
+        self.group: JobGroup | None = None
 
     @functools.cached_property
     def job_id(self) -> str:
@@ -76,12 +79,13 @@ class Job:
         A backend that opens its group only at the turn is not even chosen before it: its
         probe may import what a waiter must not (pystemd).
         """
-        from cgseq import backends
+        from cgseq import backends, history
         from cgseq.pipeline import recovery
         from cgseq.supervise.signals import become_subreaper
 
         become_subreaper()
         turns.warm_up()
+        history.warm_up()  # sqlite3, for the record after the job: imported ahead of the turn
         self.tty = _terminal()
         if self.candidates is None:
             if before_turn and backends.opens_at_turn(self.spec.backend):
@@ -104,6 +108,7 @@ class Job:
         from cgseq.supervise.signals import SignalPipe
 
         self.prepare()
+        self.started = time.monotonic()  # the job's own duration: not its wait for the turn
         with SignalPipe().installed() as signals:
             attempts, result = 0, None
             while attempts <= self.spec.retry:
@@ -123,6 +128,8 @@ class Job:
         except BaseException:
             _close_quietly(group, self.notice)
             raise
+        if self.memory is not None:
+            self.memory.ended(attempt.usage, attempt.reason is TerminationReason.MEMORY)
         result = self._result(backend.name, attempt, attempts)
         if self.turn is not None and (attempts > self.spec.retry or not _should_retry(result)):
             self.turn.release()  # the job is over and its group empty: next job, go
@@ -169,6 +176,9 @@ class Job:
         return env
 
     def _started(self, pid: int, backend: Backend, group: JobGroup) -> None:
+        from cgseq.pipeline.memory import MemoryLog
+
+        self.memory, self.group = MemoryLog(self.spec), group
         self.warnings = _unenforced(self.spec, backend.name, group.enforced())
         for warning in self.warnings:
             self.notice(f"warning: {warning}")
@@ -198,6 +208,11 @@ class Job:
         self.notice(f"warning: {line}")
 
     def _tick(self, usage: Usage) -> None:
+        if self.memory is not None and self.group is not None:
+            line = self.memory.sample(usage, self.group.pids)
+            if line is not None:  # "cgseq: pytest at 1.6G of 2G (80%); largest: ..."
+                self.warnings.append(line)  # recorded with the job
+                self.notice(line)
         if self.turn is not None and self.holder is not None:
             self.holder = self.holder._replace(
                 peak_memory=usage.peak_memory,

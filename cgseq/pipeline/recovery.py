@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from cgseq.errors import StateDirError
-from cgseq.queue import layout
 from cgseq.queue.records import HolderRecord
 from cgseq.queue.turns import Turn
 from cgseq.result import JobResult
-
-HISTORY_MAX_BYTES = 4 << 20  # keep the last ~4 MiB of history
 
 
 def after_dead_holder(turn: Turn) -> list[str]:
@@ -63,15 +60,12 @@ def reap_record(holder: HolderRecord) -> list[str]:
     return [f"previous holder (pid {holder.pid}, {argv}) died; {line}" for line in killed]
 
 
-def record_history(result: JobResult) -> None:
-    """Append the result to the history, one JSON line per job, trimmed when large.
+def record_history(result: JobResult, **extra: Any) -> None:
+    """Record the finished job in the history (:mod:`cgseq.history`, SQLite).
 
-    Never through a symlink; a failure is a StateDirError (the caller warns: the job ran).
+    ``extra``: what only the pipeline knows (timeline, pressure, lock, start); a failure is a
+    :class:`~cgseq.errors.CgseqError` (the caller warns once: the job ran).
     """
-    from cgseq import safefs
+    from cgseq import history
 
-    path = layout.history_file()
-    line = json.dumps(result.to_json(), separators=(",", ":")) + "\n"
-    if safefs.append(path, line.encode()) > HISTORY_MAX_BYTES:
-        lines = (safefs.read(path) or b"").splitlines(keepends=True)
-        safefs.write_atomic(path, b"".join(lines[len(lines) // 2 :]))
+    history.record(result, **extra)

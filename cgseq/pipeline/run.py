@@ -125,8 +125,14 @@ def _hold(job: Job, turn: turns.Turn, queue_wait: float) -> JobResult:
     result = job.run_attempts()
     result.queue_wait = queue_wait
     if job.spec.record:
+        memory = job.memory
         try:
-            recovery.record_history(result)
+            recovery.record_history(
+                result,
+                timeline=memory.timeline if memory is not None else None,
+                lock=job.spec.lock,
+                started=memory.started if memory is not None else None,
+            )
         except CgseqError as exc:  # the job ran: its exit code stands, the history is extra
             job.notice(f"warning: job not recorded in the history: {exc}")
     return result

@@ -38,4 +38,5 @@ def build_spec(
         retry=values["retry"],
         poll_interval=values["poll_interval"],
         record=values["record"],
+        memory_warn_share=values["memory_warn_share"],
     )

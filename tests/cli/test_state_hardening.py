@@ -90,18 +90,26 @@ def test_a_planted_link_in_the_slot_is_refused(
     assert link.is_symlink()  # refused, not silently replaced: a human should look at it
 
 
-@pytest.mark.parametrize("name", ["history.jsonl", "events.log"])
+def history_database() -> Path:
+    """Where the history is (the test's own ``XDG_STATE_HOME``), its directory made."""
+    folder = Path(os.environ["XDG_STATE_HOME"]) / "cgseq"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / "history.sqlite3"
+
+
+@pytest.mark.parametrize("name", ["history", "events.log"])
 def test_a_planted_log_link_is_not_written_through(
     cgseq, state_dir: Path, tmp_path: Path, name: str
 ) -> None:
-    """history.jsonl and events.log were appended to through a link; now: a warning, and
+    """The history and events.log were appended to through a link; now: a warning, and
     the job's own exit code."""
     elsewhere = tmp_path / "elsewhere"
-    (state_dir / name).symlink_to(elsewhere)
+    planted = history_database() if name == "history" else state_dir / name
+    planted.symlink_to(elsewhere)
     done = cgseq("run", "--verbose", "--", *FAIL, env=env())  # --verbose: the event log is written
     assert done.returncode == 3, done.stderr
     assert not elsewhere.exists()
-    warnings = [line for line in done.stderr.splitlines() if str(state_dir / name) in line]
+    warnings = [line for line in done.stderr.splitlines() if str(planted) in line]
     assert len(warnings) == 1 and warnings[0].startswith("cgseq: warning:"), done.stderr
     assert "symlink" in warnings[0]
 
@@ -112,11 +120,11 @@ def test_a_planted_log_link_is_not_written_through(
 def test_a_history_file_that_is_a_directory_keeps_the_jobs_exit_code(
     cgseq, state_dir: Path
 ) -> None:
-    (state_dir / "history.jsonl").mkdir()
+    history_database().mkdir()
     done = cgseq("run", "--", *FAIL, env=env())
     assert done.returncode == 3, done.stderr
     line = one_line(done.stderr)
-    assert line.startswith("cgseq: warning:") and "history.jsonl" in line, line
+    assert line.startswith("cgseq: warning:") and "history.sqlite3" in line, line
 
 
 def test_a_state_dir_in_proc_is_one_line(cgseq) -> None:
@@ -209,12 +217,13 @@ sys.exit(3)
 
 
 def test_a_full_filesystem_after_the_job_keeps_its_exit_code(cgseq, small_state: Path) -> None:
-    """Only the history write meets ENOSPC, after the job ran: was exit 125, internal error."""
-    state_env = env({"CGSEQ_STATE_DIR": str(small_state)})
+    """Only the history write meets ENOSPC, after the job ran: was exit 125, internal error.
+    (The history database is made on the same full filesystem.)"""
+    state_env = env({"CGSEQ_STATE_DIR": str(small_state), "XDG_STATE_HOME": str(small_state)})
     done = cgseq("run", "--", sys.executable, "-c", FILL_AND_PIN, small_state, env=state_env)
     assert done.returncode == 3, done.stderr
     line = one_line(done.stderr)
-    assert line.startswith("cgseq: warning:") and "ENOSPC" in line, line
+    assert line.startswith("cgseq: warning:") and "history" in line, line
 
 
 # --- slot names and idle slots ---------------------------------------------------------------

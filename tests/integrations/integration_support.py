@@ -95,7 +95,7 @@ def assert_one_at_a_time(log: Path) -> list[Step]:
 
 def waiting_argvs() -> list[list[str]]:
     """The commands queued behind a running job, in every slot (``cgseq status --json``)."""
-    done = run_cgseq("status", "--json")
+    done = run_cgseq("status", "--all", "--json")
     assert done.returncode == 0, done.stderr
     slots = json.loads(done.stdout)["slots"]
     return [ticket.get("argv") or [] for slot in slots for ticket in slot["waiting"]]
