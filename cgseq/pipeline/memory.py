@@ -25,6 +25,7 @@ class MemoryLog:
         self.timeline = Timeline()
         limit, share = spec.limits.memory, spec.memory_warn_share
         self.warner = MemoryWarner(limit, share) if limit and share else None
+        self._top: tuple[int, str, int] | None = None  # the largest process last seen
 
     def sample(self, usage: Usage, pids: Callable[[], list[int]]) -> str | None:
         """Add a sample; the early-warning line when it crossed a threshold."""
@@ -36,11 +37,13 @@ class MemoryLog:
         if self.warner is not None or peak is None or now >= peak.memory:  # reads every pid
             found = memwatch.largest(pids())
             top = (found.pid, found.command, found.rss) if found is not None else None
+            self._top = top or self._top
         self.timeline.add(time.monotonic() - self._t0, now, top)
         return self.warner.check(now, self.argv, top) if self.warner is not None else None
 
     def ended(self, usage: Usage, killed_for_memory: bool) -> None:
-        """The last point: where a memory kill struck (its peak), else the memory at the end."""
+        """The last point: where a memory kill struck (its peak, with the largest process last
+        seen), else the memory at the end."""
         last = usage.peak_memory if killed_for_memory else usage.memory_now
         if last is not None:
-            self.timeline.add(time.monotonic() - self._t0, last)
+            self.timeline.add(time.monotonic() - self._t0, last, self._top)
