@@ -6,21 +6,19 @@ import contextlib
 import errno
 import json
 import os
-import shlex
 import stat
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from cgseq import config
+from cgseq.commands.waitline import WaitLine, display, short
 from cgseq.errors import CgseqError, UsageError
 from cgseq.model import TerminationReason
 from cgseq.pipeline.run import RunContext, run_spec
 from cgseq.pipeline.spec import build_spec
 from cgseq.project import project_root
-from cgseq.queue.turns import Turn, process_start_ns
-from cgseq.units import format_duration
+from cgseq.queue.turns import process_start_ns
 
 if TYPE_CHECKING:
     from cgseq.result import JobResult
@@ -50,7 +48,10 @@ def run_command(
     spec = build_spec(tuple(argv), {name: s.value for name, s in resolved.items()})
     report_file = _ReportFile(report) if report is not None else None  # exit 2 before
     # this process exists to ask for a turn: it asked when the kernel started it
-    context = RunContext(on_wait=_announce_wait, notice=_notice, asked=process_start_ns())
+    line = WaitLine()
+    context = RunContext(
+        on_wait=line.start, on_waited=line.stop, notice=_notice, asked=process_start_ns()
+    )
     try:
         result = run_spec(spec, context)
     except BaseException:
@@ -86,42 +87,8 @@ def _notice(line: str) -> None:
     print(f"cgseq: {one_line}", file=sys.stderr, flush=True)
 
 
-def _announce_wait(turn: Turn) -> None:
-    place, total = turn.queue_position()
-    _notice(f"waiting for turn — running: {_ahead(turn)}; you are {_ordinal(place)} of {total}")
-
-
-def _ahead(turn: Turn) -> str:
-    """The job that holds the turn, or else the first in line (maybe not recorded yet)."""
-    holder = turn.read_holder()
-    if holder is not None and holder.problem is None:
-        return _describe(holder.argv, holder.job_pid or holder.pid, holder.since)
-    first = turn.first_in_line()
-    return _describe(first.argv, first.pid, first.since) if first else "another job"
-
-
-def _describe(argv: Sequence[str] | None, pid: int | None, since: float | None) -> str:
-    command = _display(argv or ()) or "?"
-    elapsed = format_duration(max(0.0, time.time() - (since or time.time())))
-    return f"{_short(command)} (pid {pid}, {elapsed})"
-
-
-def _display(argv: Sequence[str]) -> str:
-    """``python3 tests/x.py`` rather than ``/root/.pyenv/.../bin/python3 tests/x.py``."""
-    return shlex.join([os.path.basename(argv[0]), *argv[1:]]) if argv else ""
-
-
-def _short(command: str, width: int = 60) -> str:
-    return command if len(command) <= width else command[: width - 1] + "…"
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
 def _report(result: JobResult, json_out: bool, report: _ReportFile | None) -> None:
-    command = _short(_display(result.argv))
+    command = short(display(result.argv))
     for line in result.leftovers_killed:
         _notice(f"{'' if line.startswith('kept') else 'killed '}{line} left by {command}")
     if result.reason in _CGSEQ_ENDED and result.detail:

@@ -36,8 +36,10 @@ class RunContext:
         notice: Notice | None = None,
         asked: int | None = None,
         output: Output | None = None,
+        on_waited: Callable[[], None] | None = None,
     ) -> None:
-        self.on_wait = on_wait
+        self.on_wait = on_wait  # the wait really begins (someone is ahead)
+        self.on_waited = on_waited  # the wait is over: the turn came, or it never will
         self.asked = asked  # when the job asked for its turn (turns.queue_up); None: now
         self.notice: Notice = notice or (lambda line: None)
         self.output = output  # the job's stdout and stderr fds; None: cgseq's own
@@ -65,8 +67,12 @@ def run_spec(spec: JobSpec, context: RunContext | None = None) -> JobResult:
         job.turn = turn
         try:
             ready = functools.partial(job.prepare, before_turn=True)
-            with _interruptible(turn):
-                queue_wait = turn.wait(spec.wait_timeout, on_wait=context.on_wait, on_next=ready)
+            try:
+                with _interruptible(turn):
+                    queue_wait = turn.wait(spec.wait_timeout, context.on_wait, ready)
+            finally:
+                if context.on_waited is not None:
+                    context.on_waited()
             return _hold(job, turn, queue_wait)
         finally:
             job.discard()
