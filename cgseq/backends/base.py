@@ -81,6 +81,10 @@ class JobGroup(Protocol):
     def usage(self) -> Usage:
         """Peak memory and processes seen so far, and memory now."""
 
+    def pressure(self) -> dict[str, int] | None:
+        """Memory pressure (PSI) totals, ``{"some": usec, "full": usec}``, where the kernel
+        keeps them per group (cgroup v2); None elsewhere. Read before ``close()``."""
+
     def pids(self) -> list[int]:
         """The job's live processes (best effort, for messages and status)."""
 

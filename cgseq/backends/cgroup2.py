@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 from cgseq.backends import cgroupfs
 from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability, Capabilities
 from cgseq.backends.kernelgroup import KernelGroup, larger
+from cgseq.backends.pressure import read as read_pressure
 from cgseq.errors import BackendUnavailable
 from cgseq.model import Breach, JobSpec, Limits, TerminationReason
 from cgseq.units import format_size
@@ -76,6 +77,9 @@ class Cgroup2Group(KernelGroup):
     """One job's cgroup v2 group: limits, verdict, peaks, kill and removal."""
 
     backend = NAME
+
+    def pressure(self) -> dict[str, int] | None:
+        return read_pressure(self.path)  # Linux >= 4.20, CONFIG_PSI
 
     def __init__(self, job_id: str, limits: Limits, path: Path) -> None:
         super().__init__(job_id, limits, cgroupfs.Freezer.for_group(path))

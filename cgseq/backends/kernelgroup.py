@@ -55,6 +55,9 @@ class KernelGroup:
             self._breach = found  # the first reason recorded wins
         return found
 
+    def pressure(self) -> dict[str, int] | None:
+        return None  # cgroup v1 keeps no pressure per group
+
     def usage(self) -> Usage:
         self._update_usage()
         usage = self._usage

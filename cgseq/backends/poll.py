@@ -246,6 +246,9 @@ class PollGroup:
     def usage(self) -> Usage:
         return self._usage
 
+    def pressure(self) -> dict[str, int] | None:
+        return None  # a process tree has no pressure of its own
+
     def pids(self) -> list[int]:
         from cgseq import proctree
 

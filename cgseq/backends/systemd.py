@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from cgseq.backends import cgroupfs
 from cgseq.backends.base import MEMORY, PIDS, SWAP, TRACKING, Availability, Capabilities
 from cgseq.backends.cgroupfs import controllers, read_int, read_keyed, write
+from cgseq.backends.pressure import read as read_pressure
 from cgseq.errors import BackendUnavailable
 from cgseq.model import Breach, JobSpec, TerminationReason, Usage
 from cgseq.units import format_size
@@ -334,6 +335,7 @@ class ScopeGroup:
         self._cgroup: Path | None = None
         self._enforced: dict[str, str] = {TRACKING: f"kernel: systemd scope {unit}"}
         self._counters: dict[str, int] = {}  # last seen oom_kill / pids max / peaks
+        self._pressure: dict[str, int] | None = None  # PSI totals, cached like the counters
         self._closed = False
 
     # -- placement
@@ -405,6 +407,7 @@ class ScopeGroup:
         for key, value in fresh.items():
             if value is not None:
                 self._counters[key] = max(value, self._counters.get(key, 0))
+        self._pressure = read_pressure(self._cgroup) or self._pressure  # gone with the scope
 
     def usage(self) -> Usage:
         self._refresh()
@@ -416,6 +419,10 @@ class ScopeGroup:
             memory_now=now,
             pids_now=tasks,
         )
+
+    def pressure(self) -> dict[str, int] | None:
+        self._refresh()
+        return self._pressure
 
     def pids(self) -> list[int]:
         if self._cgroup is None:

@@ -48,7 +48,7 @@ def record(
     - ``timeline``: the job's memory samples (:class:`~cgseq.history.timeline.Timeline`),
       with the largest process at the peak;
     - ``psi``: memory pressure totals of the job's group, ``{"some": usec, "full": usec}``
-      (``memory.pressure``'s ``total=``; :func:`cgseq.history.pressure.totals` parses it);
+      (``memory.pressure``'s ``total=``; :func:`cgseq.backends.pressure.totals` parses it);
     - ``lock``: the ``--lock`` name the job queued on, if any;
     - ``started``: wall-clock time (``time.time()``) the job started; default: now minus
       its duration;

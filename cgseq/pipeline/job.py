@@ -62,6 +62,7 @@ class Job:
         self.holder: HolderRecord | None = None
         self.memory: MemoryLog | None = None  # of the attempt that runs (or ran last)
         self.group: JobGroup | None = None
+        self.pressure: dict[str, int] | None = None  # of the last attempt's group (PSI)
 
     @functools.cached_property
     def job_id(self) -> str:
@@ -128,6 +129,7 @@ class Job:
         except BaseException:
             _close_quietly(group, self.notice)
             raise
+        self.pressure = attempt.pressure
         if self.memory is not None:
             self.memory.ended(attempt.usage, attempt.reason is TerminationReason.MEMORY)
         result = self._result(backend.name, attempt, attempts)

@@ -136,6 +136,7 @@ def _hold(job: Job, turn: turns.Turn, queue_wait: float) -> JobResult:
             recovery.record_history(
                 result,
                 timeline=memory.timeline if memory is not None else None,
+                psi=job.pressure,
                 lock=job.spec.lock,
                 started=memory.started if memory is not None else None,
             )

@@ -43,6 +43,7 @@ class Attempt:
     leftovers: list[str] = field(default_factory=list)
     enforcement: dict[str, str] = field(default_factory=dict)
     kept: bool = False  # --leftovers keep left processes running: the group stays
+    pressure: dict[str, int] | None = None  # memory pressure totals of its group (PSI)
 
 
 @dataclass
@@ -352,7 +353,10 @@ class Supervisor:
         enforcement = self.group.enforced()
         code, reason = _exit_code(self.status, breach)
         detail = breach.detail if breach else None
-        return Attempt(code, reason, detail, usage, self.leftovers, enforcement, self.kept)
+        pressure = self.group.pressure()
+        return Attempt(
+            code, reason, detail, usage, self.leftovers, enforcement, self.kept, pressure
+        )
 
 
 def _exit_code(status: int | None, breach: Breach | None) -> tuple[int, TerminationReason]:

@@ -33,3 +33,17 @@ def test_a_growing_hogs_timeline_is_monotone_ends_at_the_kill_and_warned_first(
     assert points == sorted(points), points  # it only grew
     assert points[-1] == recorded["peak_memory"] == max(points)  # the last point: the kill
     assert recorded["timeline"]["top"]["pid"] > 0
+
+
+@pytest.mark.vm
+@pytest.mark.parametrize("backend", ["cgroup2", "systemd"])
+def test_the_groups_memory_pressure_is_recorded(cgseq, work: Path, backend: str) -> None:
+    """PSI totals exist per group on cgroup v2 only: read before the group goes."""
+    require_backend(backend)
+    hog = job("hog", str(work / "hog"), "--step", "10", "--interval", "0.05", "--max", "100")
+    done = cgseq("run", "--backend", backend, "--memory", "60M", "--", *hog, timeout=240)
+    assert done.returncode == 137, done.stderr
+    shown = cgseq("history", "show", "1", "--json")
+    assert shown.returncode == 0, shown.stderr
+    recorded = json.loads(shown.stdout)["job"]
+    assert recorded["psi"] and recorded["psi"]["some_usec"] is not None, recorded  # measured

@@ -11,6 +11,16 @@ waiting for memory. Read it just before the group is removed.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+
+def read(path: Path) -> dict[str, int] | None:
+    """The totals of the group at ``path``; None where it keeps none (cgroup v1, no PSI)."""
+    try:
+        return totals((path / "memory.pressure").read_text()) or None
+    except OSError:
+        return None
+
 
 def totals(text: str) -> dict[str, int]:
     """``{"some": usec, "full": usec}`` from ``memory.pressure``'s text; a line that is not
