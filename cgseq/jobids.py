@@ -40,6 +40,12 @@ def new_job_id() -> str:
     return f"{pid}-{start:x}-{next(_COUNTER):x}"
 
 
+def first_job_id(pid: int) -> str | None:
+    """The id the first job of process ``pid`` (a cgseq this process started) will have."""
+    start = procfs.start(pid)
+    return f"{pid}-{start:x}-1" if start is not None else None
+
+
 def parse(job_id: str) -> JobId | None:
     """The id's supervisor, or None when ``job_id`` is not one of ours."""
     parts = job_id.split("-")

@@ -20,6 +20,7 @@ EXIT_CODES = """exit codes:
   N        the command's own exit code
   2        bad usage or configuration
   123      cancelled before it ran (cgseq cancel)
+  75       cgseq wait: the detached job is still queued or running (--timeout)
   124      the job timed out (--timeout)
   125      cgseq itself failed (no turn within --wait-timeout, backend unavailable, ...)
   126      the command is not executable
@@ -58,11 +59,20 @@ def _flags(args: argparse.Namespace, flags: tuple[Flag, ...]) -> dict[str, objec
 
 def _run_arguments(args: argparse.Namespace) -> dict[str, object]:
     command = args.command  # argparse.REMAINDER keeps the "--" that ends cgseq's options
+    argv = command[1:] if command[:1] == ["--"] else command
     return {
-        "argv": command[1:] if command[:1] == ["--"] else command,
+        "argv": argv,
         "settings": {option.name: getattr(args, option.name) for option in OPTIONS},
+        "detached_args": _without_detach(getattr(args, "raw", []), command, argv),
         **_flags(args, RUN_FLAGS),
     }
+
+
+def _without_detach(raw: list[str], command: list[str], argv: list[str]) -> list[str]:
+    """``run``'s own arguments as given, less ``--detach``: what the detached job runs."""
+    start = raw.index("run") + 1 if "run" in raw else 0
+    options = [token for token in raw[start : len(raw) - len(command)] if token != "--detach"]
+    return [*options, "--", *argv]
 
 
 class Command(NamedTuple):
@@ -84,6 +94,7 @@ RUN_FLAGS = (  # besides every option of config.OPTIONS
     Flag(("--json",), "json_out", "print the result as JSON on stdout"),
     Flag(("--report",), "report", "write the result as JSON to FILE", "FILE"),
     Flag(("-v", "--verbose"), "verbose", "log cgseq's events to stderr"),
+    Flag(("--detach",), "detach", "queue and run in the background; print the job id"),
 )
 JSON = Flag(("--json",), "as_json", "print JSON")
 DRY_RUN = Flag(("--dry-run",), "dry_run", "show what would change, change nothing")
@@ -140,6 +151,15 @@ COMMANDS: dict[str, Command] = {
                 nargs="?",
             ),
             Flag(("--all",), "every", "every running job of yours, in every project"),
+        ),
+    ),
+    "wait": Command(
+        "cgseq.commands.detach",
+        "wait_command",
+        "wait for a detached job (cgseq run --detach), replay its output, exit with its code",
+        (
+            Flag(("id",), "ident", "the id cgseq run --detach printed", "ID", nargs="?"),
+            Flag(("--timeout",), "timeout", "give up after DUR with exit 75 (still queued)", "DUR"),
         ),
     ),
     "config": Command(
@@ -311,7 +331,9 @@ def entry() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    raw = list(argv) if argv is not None else sys.argv[1:]
+    args = build_parser().parse_args(raw)
+    args.raw = raw
     try:
         return _dispatch(args)
     except CgseqError as exc:

@@ -39,13 +39,20 @@ def run_command(
     json_out: bool,
     report: str | None,
     verbose: bool,
+    detach: bool = False,
+    detached_args: Sequence[str] = (),
 ) -> int:
     """Run ``argv`` in its turn; ``settings`` are the explicit values by option name (None:
-    not given), as ``config.resolve()`` takes them; ``report`` is a file for the result."""
+    not given), as ``config.resolve()`` takes them; ``report`` is a file for the result.
+    ``detach``: check the settings, then run ``cgseq run DETACHED_ARGS`` in the background."""
     if not argv:
         raise UsageError("no command given: cgseq run [options] -- COMMAND [ARGS...]")
     resolved = config.resolve(project_root(os.getcwd()), settings)
     spec = build_spec(tuple(argv), {name: s.value for name, s in resolved.items()})
+    if detach:
+        from cgseq.commands.detach import launch
+
+        return launch(list(detached_args))
     report_file = _ReportFile(report) if report is not None else None  # exit 2 before
     # this process exists to ask for a turn: it asked when the kernel started it
     line = WaitLine()
