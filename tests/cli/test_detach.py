@@ -31,6 +31,7 @@ def test_wait_gives_75_while_queued_then_the_job_takes_its_turn(cgseq, hold, wor
     holder = hold("holder")
     mark = work / "detached-ran"
     job_id = detach(cgseq, "--", *job("mark", mark))
+
     def queued() -> bool:
         slots = json.loads(cgseq("status", "--json").stdout)["slots"]
         return any(w["id"] == job_id for slot in slots for w in slot["waiting"])
