@@ -39,8 +39,9 @@ class WaitLine:
         text, ahead = describe(turn)
         self._show(text)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._follow, args=(turn, ahead), daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=self._follow, args=(turn, ahead), daemon=True)
+        thread.start()
+        self._thread = thread  # only once started: a signal may end the wait at any point
 
     def stop(self) -> None:
         if self._stop is None or self._thread is None:
