@@ -134,3 +134,10 @@ def _send(pid: int, pidfd: int | None, signum: int) -> None:
             signal.pidfd_send_signal(pidfd, signum)
         else:
             os.kill(pid, signum)
+
+
+def act(found: list[Target], kind: str) -> tuple[list[str], int]:
+    """Send ``kind`` to each target: a line for each, and 0 when each did as asked."""
+    lines = [request(target, kind) for target in found]
+    done = ": cancelled" if kind == "cancel" else ": stopped"
+    return lines, 0 if all(line.endswith(done) for line in lines) else 1

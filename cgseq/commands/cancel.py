@@ -6,10 +6,6 @@ from cgseq import control
 
 
 def cancel_command(*, ident: str | None, every: bool) -> int:
-    found = control.chosen(ident, every, running=False)
-    if not found:
-        print("no waiting jobs")
-    lines = [control.request(target, "cancel") for target in found]
-    for line in lines:
-        print(line)
-    return 0 if all(line.endswith(": cancelled") for line in lines) else 1
+    lines, code = control.act(control.chosen(ident, every, running=False), "cancel")
+    print("\\n".join(lines) or "no waiting jobs")
+    return code
