@@ -22,13 +22,8 @@ PLAIN_HEIGHT = 1 << 20  # a plain frame is not cut at the bottom: a pipe has no 
 
 def monitor_command(*, once: bool, interval: str | None, every: bool, count: str | None) -> int:
     cwd = None if every else os.getcwd()
-    period = DEFAULT_INTERVAL
-    if interval is not None:
-        period = (
-            units.parse_duration(interval, "--interval", minimum=MIN_INTERVAL, unlimited=False)
-            or period
-        )
-    frames = units.parse_count(count, "--count", unlimited=False) if count is not None else None
+    period = units.parse_interval(interval, DEFAULT_INTERVAL, MIN_INTERVAL)
+    frames = units.parse_limit(count, "--count")
     try:
         if once:
             _print_frame(cwd)
