@@ -13,6 +13,7 @@ import sys
 import time
 
 from cgseq import units
+from cgseq.errors import UsageError
 from cgseq.monitor import data, frame
 
 DEFAULT_INTERVAL = 1.0
@@ -21,6 +22,8 @@ PLAIN_HEIGHT = 1 << 20  # a plain frame is not cut at the bottom: a pipe has no 
 
 
 def monitor_command(*, once: bool, interval: str | None, every: bool, count: str | None) -> int:
+    if once and (interval is not None or count is not None):  # honoured or refused, never dropped
+        raise UsageError("--once prints one frame: --interval and --count do not apply")
     cwd = None if every else os.getcwd()
     period = units.parse_interval(interval, DEFAULT_INTERVAL, MIN_INTERVAL)
     frames = units.parse_limit(count, "--count")

@@ -144,9 +144,13 @@ def test_plain_frames_into_a_pipe_and_a_corrupt_history(cgseq, tmp_path: Path) -
     assert shown.stdout.count("history unavailable: ") == 2, shown.stdout
 
 
-def test_bad_interval_is_a_usage_error(cgseq) -> None:
-    shown = cgseq("monitor", "--interval", "soon")
+@pytest.mark.parametrize(
+    "args", [("--interval", "soon"), ("--count", "0"), ("--once", "--count", "2")]
+)
+def test_bad_flags_are_a_usage_error(cgseq, args: tuple[str, ...]) -> None:
+    shown = cgseq("monitor", *args)
     assert shown.returncode == 2 and shown.stderr.startswith("cgseq: "), shown
+    assert len(shown.stderr.splitlines()) == 1 and not shown.stdout
 
 
 class Terminal:
