@@ -193,6 +193,27 @@ COMMANDS: dict[str, Command] = {
             JSON,
         ),
     ),
+    "monitor": Command(
+        "cgseq.commands.monitor",
+        "monitor_command",
+        "a live view: the running job's memory and processes, the queue, the recent jobs",
+        (
+            Flag(("--once",), "once", "print one plain frame and exit"),
+            Flag(("--interval",), "interval", "time between frames (default 1s)", "DUR"),
+            Flag(("--all",), "every", "every project and named lock of yours"),
+            Flag(("--count",), "count", "stop after N plain frames", "N"),
+        ),
+    ),
+    "logs": Command(
+        "cgseq.commands.logs",
+        "logs_command",
+        "cgseq's own event log: the events of job ID, or the last ones",
+        (
+            Flag(("ID",), "ident", "a job id (default: the last events of every job)", nargs="?"),
+            Flag(("-n",), "count", "at most N events (default 20)", "N"),
+            JSON,
+        ),
+    ),
     # "GROUP ACTION" is `cgseq GROUP ACTION` (GROUPS: the group's help)
     "hooks install": Command(
         "cgseq.commands.hooks",

@@ -92,6 +92,18 @@ def parse_duration(
     return seconds
 
 
+def parse_interval(text: str | None, default: float, minimum: float) -> float:
+    """``--interval DUR`` of a command that samples (watch, monitor): ``default`` if not given."""
+    if text is None:
+        return default
+    return parse_duration(text, "--interval", minimum=minimum, unlimited=False) or default
+
+
+def parse_limit(text: str | None, what: str) -> int | None:
+    """``--count N`` / ``-n N`` when given; None (no bound) when not."""
+    return parse_count(text, what, unlimited=False) if text is not None else None
+
+
 def _seconds(raw: str) -> float | None:
     """The sum of ``raw``'s parts, or None when it is not a duration at all."""
     plain = re.fullmatch(_NUMBER, raw, re.ASCII)

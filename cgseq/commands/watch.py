@@ -30,13 +30,8 @@ def watch_command(
     watched = Watched(_pid(pid))
     if not watched.alive():
         raise UsageError(f"no process {watched.pid} to watch")
-    every = DEFAULT_INTERVAL
-    if interval is not None:
-        every = (
-            units.parse_duration(interval, "--interval", minimum=MIN_INTERVAL, unlimited=False)
-            or every
-        )
-    samples = units.parse_count(count, "--count", unlimited=False) if count is not None else None
+    every = units.parse_interval(interval, DEFAULT_INTERVAL, MIN_INTERVAL)
+    samples = units.parse_limit(count, "--count")
     try:
         ended = _follow(watched, every, samples, as_json)
     except KeyboardInterrupt:
