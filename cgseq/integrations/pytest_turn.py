@@ -45,13 +45,13 @@ def project_uses_cgseq(cwd: str) -> bool:
         return False
     if b"cgseq" not in content:  # no tomllib import for the common case
         return False
-    import tomllib
+    from cgseq.errors import UsageError
+    from cgseq.integrations.setup import has_table
 
     try:
-        tool = tomllib.loads(content.decode()).get("tool", {})
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False  # cgseq run would refuse it: pytest runs as if cgseq were absent
-    return isinstance(tool, dict) and isinstance(tool.get("cgseq"), dict)
+        return has_table(content, Path(cwd))
+    except UsageError:  # cgseq run would refuse it: pytest runs as if cgseq were absent
+        return False
 
 
 def started_as_pytest(args: tuple[str, ...]) -> bool:

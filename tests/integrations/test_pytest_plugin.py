@@ -167,17 +167,11 @@ def test_turned_off(tmp_path: Path, off: tuple[str, ...]) -> None:
     assert "cgseq:" not in done.stdout + done.stderr
 
 
-def test_xdist_auto_is_capped(tmp_path: Path) -> None:
+@pytest.mark.parametrize("settings", ["pytest_max_workers = 1\n", 'memory = "700M"\n'])
+def test_xdist_auto_is_capped(tmp_path: Path, settings: str) -> None:
+    """By the configured maximum; by the memory limit (700M holds one 512M worker)."""
     pytest.importorskip("xdist", reason="pytest-xdist is not installed")
-    where = project(tmp_path / "p", 'backend = "poll"\npytest_max_workers = 1\n')
-    done = run_pytest(where, "-n", "auto", MARKS=str(tmp_path / "marks"), NAME="x")
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert re.search(r"^(created: 1/1 worker|1 worker \[)", done.stdout, re.M), done.stdout
-
-
-def test_xdist_auto_follows_the_memory_limit(tmp_path: Path) -> None:
-    pytest.importorskip("xdist", reason="pytest-xdist is not installed")
-    where = project(tmp_path / "p", 'backend = "poll"\nmemory = "700M"\n')
+    where = project(tmp_path / "p", f'backend = "poll"\n{settings}')
     done = run_pytest(where, "-n", "auto", MARKS=str(tmp_path / "marks"), NAME="x")
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"^(created: 1/1 worker|1 worker \[)", done.stdout, re.M), done.stdout
