@@ -32,7 +32,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
 def pytest_report_header(config: pytest.Config) -> str | None:
     if pytest_turn.disabled() or not pytest_turn.in_job():
         return None
-    found = pytest_turn.own_holder(os.getcwd())
+    found = pytest_turn.own_holder()
     return pytest_turn.header(*found) if found is not None else None
 
 
@@ -54,7 +54,7 @@ def _auto_workers(cwd: str) -> int | None:
         settings = config.resolve(project)
     except CgseqError:
         return None
-    found = pytest_turn.own_holder(cwd, timeout=0) if pytest_turn.in_job() else None
+    found = pytest_turn.own_holder(timeout=0)
     limits = found[0].limits if found is not None else None
     memory = limits.memory if limits is not None else settings["memory"].value
     most = settings["pytest_max_workers"].value

@@ -87,31 +87,28 @@ def reexec() -> None:
 # ---------------------------------------------------------------- the job's own record
 
 
-def slot_key(cwd: str) -> str | None:
-    """The key of the slot a job from ``cwd`` queues on (its ``lock`` setting counted)."""
-    from cgseq import config
-    from cgseq.errors import CgseqError
-    from cgseq.project import project_root, slot_for
+def turn_of_env() -> tuple[str, str] | None:
+    """The slot key and job id of the turn this process runs in, from ``$CGSEQ_TURN``
+    (``KEY:SUPERVISOR_PID:JOB_ID``, set by the job that took the turn; a job nested inline
+    in it keeps it). Slot keys and job ids hold no ``:``."""
+    from cgseq.pipeline import nesting
 
-    try:
-        lock = config.resolve(project_root(cwd))["lock"].value
-    except CgseqError:
-        return None
-    return slot_for(cwd, lock).key
+    parts = os.environ.get(nesting.ENV, "").rsplit(":", 2)
+    return (parts[0], parts[2]) if len(parts) == 3 and all(parts) else None
 
 
-def own_holder(cwd: str, timeout: float = HOLDER_WAIT) -> tuple[HolderRecord, float | None] | None:
-    """The holder record of the job this pytest runs in, and the job's queue wait.
+def own_holder(timeout: float = HOLDER_WAIT) -> tuple[HolderRecord, float | None] | None:
+    """The holder record of the turn this pytest runs in, and that job's queue wait.
 
     The supervisor writes the record just after it started the job, so a fast pytest may
-    look first: it waits for it, bounded. None when this is no job's turn (a nested run).
+    look first: it waits for it, bounded. None outside a turn.
     """
-    key, job_id = slot_key(cwd), os.environ.get(JOB_ENV)
-    if key is None or not job_id:
+    turn = turn_of_env()
+    if turn is None:
         return None
     deadline = time.monotonic() + timeout
     while True:
-        found = _holder_of(key, job_id)
+        found = _holder_of(*turn)
         if found is not None or time.monotonic() > deadline:
             return found
         time.sleep(0.02)

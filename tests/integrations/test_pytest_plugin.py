@@ -142,9 +142,13 @@ def test_header_line(tmp_path: Path) -> None:
     assert headers == [("poll", ", memory 1G (sampled), pids 256")], done.stdout
 
 
-def test_under_cgseq_run_only_the_header(tmp_path: Path) -> None:
+NESTED = ("--", sys.executable, "-m", "cgseq", "run")  # a job inline in the outer one's turn
+
+
+@pytest.mark.parametrize("outer", [(), ("--lock", "named"), NESTED], ids=["", "lock", "nested"])
+def test_under_cgseq_run_only_the_header(tmp_path: Path, outer: tuple[str, ...]) -> None:
     where = project(tmp_path / "p", 'backend = "poll"\n')
-    done = run_cgseq("run", "--", *pytest_argv(), cwd=where, timeout=WAIT)
+    done = run_cgseq("run", *outer, "--", *pytest_argv(), cwd=where, timeout=WAIT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(HEADER.findall(done.stdout)) == 1, done.stdout
     assert "waiting for turn" not in done.stderr  # one turn: the plugin queued for no other
