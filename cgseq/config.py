@@ -226,6 +226,12 @@ OPTIONS: tuple[Option, ...] = (
         "warn once when the job's memory reaches this share of --memory (80%, 0.9, off)",
     ),
     Option(
+        "pytest_max_workers",
+        _count(1, MAX_PIDS, unlimited=True),
+        None,
+        "most pytest-xdist workers '-n auto' starts (default: as many as --memory holds)",
+    ),
+    Option(
         "record",
         Form(_truth, _BOOLEAN),
         True,

@@ -215,6 +215,12 @@ COMMANDS: dict[str, Command] = {
         ),
     ),
     # "GROUP ACTION" is `cgseq GROUP ACTION` (GROUPS: the group's help)
+    "init": Command(
+        "cgseq.commands.init",
+        "init_command",
+        "set this project up: [tool.cgseq] limits and the git hooks (--check: what is missing)",
+        (DRY_RUN, Flag(("--check",), "check", "list what is set up and missing; exit 1 if any")),
+    ),
     "hooks install": Command(
         "cgseq.commands.hooks",
         "install_command",
