@@ -93,8 +93,8 @@ def turn_of_env() -> tuple[str, str] | None:
     in it keeps it). Slot keys and job ids hold no ``:``."""
     from cgseq.pipeline import nesting
 
-    parts = os.environ.get(nesting.ENV, "").rsplit(":", 2)
-    return (parts[0], parts[2]) if len(parts) == 3 and all(parts) else None
+    found = nesting.parse(os.environ.get(nesting.ENV, ""))
+    return (found.slot_key, found.job_id) if found is not None else None
 
 
 def own_holder(timeout: float = HOLDER_WAIT) -> tuple[HolderRecord, float | None] | None:

@@ -33,6 +33,22 @@ def token(slot_key: str, job_id: str) -> str:
     return f"{slot_key}:{os.getpid()}:{job_id}"
 
 
+class Token(NamedTuple):
+    """What ``CGSEQ_TURN`` says: the slot, the supervisor holding it, the job."""
+
+    slot_key: str
+    supervisor: int
+    job_id: str
+
+
+def parse(text: str) -> Token | None:
+    """``KEY:SUPERVISOR_PID:JOB_ID`` as :func:`token` writes it (keys and ids hold no ``:``)."""
+    parts = text.rsplit(":", 2)
+    if len(parts) != 3 or not all(parts) or not parts[1].isdecimal():
+        return None
+    return Token(parts[0], int(parts[1]), parts[2])
+
+
 def enclosing_job(slot_key: str) -> Enclosing | None:
     """The live job holding this slot when this process runs inside it, else None."""
     holder = slots.holder_of(slot_key)
