@@ -30,7 +30,7 @@ class WaitLine:
     def __init__(self) -> None:
         self.tty = _is_tty()
         self._stop: threading.Event | None = None
-        self._thread: threading.Thread | None = None
+        self._lock: threading.Lock | None = None
         self._drawn = False
 
     def start(self, turn: Turn) -> None:
@@ -38,30 +38,32 @@ class WaitLine:
 
         text, ahead = describe(turn)
         self._show(text)
-        self._stop = threading.Event()
-        thread = threading.Thread(target=self._follow, args=(turn, ahead), daemon=True)
-        thread.start()
-        self._thread = thread  # only once started: a signal may end the wait at any point
+        self._lock, stop = threading.Lock(), threading.Event()
+        threading.Thread(target=self._follow, args=(turn, ahead, stop), daemon=True).start()
+        self._stop = stop  # only once started: a signal may end the wait at any point
 
     def stop(self) -> None:
-        if self._stop is None or self._thread is None:
+        """Not joined: the turn is what matters now. Under the lock, so that the redraw
+        thread, which checks ``_stop`` under it, never draws once this returns."""
+        if self._stop is None or self._lock is None:
             return
-        self._stop.set()
-        self._thread.join(timeout=2 * REDRAW)
-        if self.tty and self._drawn:
-            _write("\n")  # what follows starts on a line of its own
+        with self._lock:
+            self._stop.set()
+            if self.tty and self._drawn:
+                _write("\n")  # what follows starts on a line of its own
 
-    def _follow(self, turn: Turn, ahead: object) -> None:
-        assert self._stop is not None
-        while not self._stop.wait(REDRAW):
+    def _follow(self, turn: Turn, ahead: object, stop: threading.Event) -> None:
+        while not stop.wait(REDRAW):
             try:
                 text, now_ahead = describe(turn)
             except Exception:  # the queue changed under us (a ticket went): try again
                 continue
-            if self._stop.is_set():
-                return
             if self.tty or now_ahead != ahead:
-                self._show(text)
+                assert self._lock is not None
+                with self._lock:
+                    if stop.is_set():
+                        return
+                    self._show(text)
                 ahead = now_ahead
 
     def _show(self, text: str) -> None:

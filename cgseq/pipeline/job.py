@@ -88,6 +88,7 @@ class Job:
         turns.warm_up()
         history.warm_up()  # sqlite3, for the record after the job: imported ahead of the turn
         import cgseq.pipeline.memory  # noqa: F401  (the timeline, made when the job starts)
+
         self.tty = _terminal()
         if self.candidates is None:
             if before_turn and backends.opens_at_turn(self.spec.backend):
