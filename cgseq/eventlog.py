@@ -1,5 +1,10 @@
-"""cgseq's own event log: structlog, JSON lines, in the state dir (never the terminal
-unless ``--verbose``). Imported only after the job, so a queued waiter never pays for it.
+"""cgseq's own event log: JSON lines in the state dir (never the terminal unless
+``--verbose``); ``cgseq logs`` reads it back.
+
+Two writers: :func:`note` for the small events of a job's way through the queue (queued,
+placed, limits, warnings, kill and cancel requests), which a waiter writes too, so only
+``json`` and one append, and never a failure of the run; and :func:`log_event`, structlog,
+for the finished job, after it has run.
 """
 
 from __future__ import annotations
@@ -11,6 +16,26 @@ from pathlib import Path
 from typing import Any, TextIO
 
 LOG_MAX_BYTES = 4 << 20
+
+
+def note(event: str, **fields: Any) -> None:
+    """One event line, cheaply; a log that cannot take it loses the line, never the run."""
+    import json
+    import time
+
+    from cgseq import safefs
+    from cgseq.errors import CgseqError
+    from cgseq.queue import layout
+
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+    line = json.dumps({"event": event, "timestamp": stamp, **fields}, default=str) + "\n"
+    try:
+        path = layout.events_file()
+        _rotate(path)
+        safefs.append(path, line.encode())
+    except (CgseqError, OSError):
+        pass
 
 
 def log_event(event: str, *, verbose: bool = False, **fields: Any) -> None:

@@ -70,6 +70,14 @@ class Job:
         # costs psutil's import, which a waiter further back must not pay
         return jobids.new_job_id()
 
+    def event(self, event: str, **fields: object) -> None:
+        """A line in cgseq's event log for this job (``cgseq logs``); never a failure."""
+        if self.spec.record:
+            from cgseq.eventlog import note
+
+            known = self.__dict__.get("job_id") or self.early_id()  # never made just for this
+            note(event, job_id=known, **fields)
+
     def early_id(self) -> str | None:
         """The job id where making it costs a waiter nothing (``/proc``), else None."""
         return self.job_id if procfs.LINUX else None
@@ -202,12 +210,23 @@ class Job:
             lock=self.spec.lock,
         )
         self.turn.write_holder(self.holder)
+        self.event(
+            "job.limits",
+            backend=backend.name,
+            limits=self.spec.limits._asdict(),
+            enforced=group.enforced(),
+            warnings=list(self.warnings),
+        )
 
     def _kill_requested(self) -> str | None:
         by = self.turn.take_note("kill") if self.turn is not None else None
-        return f"cgseq kill from pid {by}" if by is not None else None
+        if by is None:
+            return None
+        self.event("job.kill_requested", by=by)
+        return f"cgseq kill from pid {by}"
 
     def _warn(self, line: str) -> None:
+        self.event("job.warning", line=line)
         self.warnings.append(line)
         self.notice(f"warning: {line}")
 
@@ -215,6 +234,7 @@ class Job:
         if self.memory is not None and self.group is not None:
             line = self.memory.sample(usage, self.group.pids)
             if line is not None:  # "cgseq: pytest at 1.6G of 2G (80%); largest: ..."
+                self.event("job.memory_warning", line=line)
                 self.warnings.append(line)  # recorded with the job
                 self.notice(line)
         if self.turn is not None and self.holder is not None:

@@ -65,10 +65,11 @@ def run_spec(spec: JobSpec, context: RunContext | None = None) -> JobResult:
     with requests_held():
         turn = turns.queue_up_in(slot.key, _ticket(spec, cwd, job.early_id()), context.asked)
         job.turn = turn
+        job.event("job.queued", pid=os.getpid(), argv=list(spec.argv), slot=slot.key)
         try:
             ready = functools.partial(job.prepare, before_turn=True)
             try:
-                with _interruptible(turn):
+                with _interruptible(turn, job):
                     queue_wait = turn.wait(spec.wait_timeout, context.on_wait, ready)
             finally:
                 if context.on_waited is not None:
@@ -95,7 +96,7 @@ def _ticket(spec: JobSpec, cwd: str, job_id: str | None) -> TicketRecord:
 
 
 @contextlib.contextmanager
-def _interruptible(turn: turns.Turn) -> Iterator[None]:
+def _interruptible(turn: turns.Turn, job: Job) -> Iterator[None]:
     """SIGTERM/SIGHUP while waiting unwind like ^C does, so a prepared job is cleaned up;
     so does a cancel request with its note (``cgseq cancel``).
 
@@ -110,6 +111,7 @@ def _interruptible(turn: turns.Turn) -> Iterator[None]:
     def cancel(signum: int, frame: object) -> None:
         by = turn.take_note("cancel")
         if by is not None:  # no note: not a request of cgseq's, the wait goes on
+            job.event("job.cancelled", by=by)
             raise Cancelled(by)
 
     unwinding = [s for s in stop_signals() if s != signal.SIGINT]  # ^C: KeyboardInterrupt
@@ -126,7 +128,9 @@ def _hold(job: Job, turn: turns.Turn, queue_wait: float) -> JobResult:
     """The turn is ours: clean up after a dead holder, run the attempts, record the result."""
     from cgseq.pipeline import recovery
 
-    for line in recovery.after_dead_holder(turn):  # this slot's dead holder: before our job
+    cleaned = recovery.after_dead_holder(turn)  # this slot's dead holder: before our job
+    job.event("job.placed", queue_wait=round(queue_wait, 6), cleaned=cleaned)
+    for line in cleaned:
         job.notice(line)
     result = job.run_attempts()
     result.queue_wait = queue_wait

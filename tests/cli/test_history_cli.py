@@ -35,7 +35,15 @@ def listed(cgseq: Any, *args: str, cwd: Path | None = None) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("backend", ["poll", pytest.param("cgroup1", marks=pytest.mark.kernel)])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "poll",
+        pytest.param("cgroup1", marks=pytest.mark.kernel),
+        pytest.param("cgroup2", marks=[pytest.mark.kernel, pytest.mark.vm]),
+        pytest.param("systemd", marks=[pytest.mark.kernel, pytest.mark.vm]),
+    ],
+)
 def test_rows_after_ok_failed_timed_out_and_memory_killed_jobs(
     cgseq: Any, work: Path, reaper: Any, backend: str
 ) -> None:

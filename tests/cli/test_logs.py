@@ -12,6 +12,9 @@ from cli_support import parse_result
 pytestmark = pytest.mark.timeout(120)
 
 
+WAY = ["job.queued", "job.placed", "job.limits", "job.finished"]  # a job's way, logged
+
+
 def events_log() -> Path:
     return Path(os.environ["CGSEQ_STATE_DIR"]) / "events.log"
 
@@ -27,12 +30,13 @@ def test_logs_of_one_job_among_others(cgseq) -> None:
     shown = cgseq("logs", second)
     assert shown.returncode == 0, shown
     lines = shown.stdout.splitlines()
-    assert len(lines) == 1 and "job.finished" in lines[0], shown.stdout
-    assert f"job_id={second}" in lines[0] and "exit_code=1" in lines[0]
+    assert [line.split()[1] for line in lines] == WAY, shown.stdout
+    assert f"job_id={second}" in lines[-1] and "exit_code=1" in lines[-1]
     assert first not in shown.stdout
     every = cgseq("logs", "--json")
     body = json.loads(every.stdout)
-    assert body["version"] == 1 and [e["job_id"] for e in body["events"]] == [first, second]
+    ids = [e["job_id"] for e in body["events"]]
+    assert body["version"] == 1 and ids == [first] * len(WAY) + [second] * len(WAY)
     assert [
         e["job_id"] for e in json.loads(cgseq("logs", "-n", "1", "--json").stdout)["events"]
     ] == [second]
@@ -63,3 +67,20 @@ def test_logs_without_events_and_never_through_a_symlink(cgseq, tmp_path: Path) 
 def test_logs_bad_count_is_a_usage_error(cgseq) -> None:
     shown = cgseq("logs", "-n", "0")
     assert shown.returncode == 2 and shown.stderr.startswith("cgseq: "), shown
+
+
+def test_a_waiter_cancelled_and_a_job_killed_leave_their_way_in_the_log(
+    cgseq, start, hold, work: Path
+) -> None:
+    from cli_support import wait_queued
+
+    holder = hold("holder")
+    waiter = start("run", "--", "true")
+    wait_queued(waiter)
+    assert cgseq("cancel", str(waiter.pid)).returncode == 0 and waiter.wait(30) == 123
+    assert cgseq("kill").returncode == 0 and holder.run.wait(30) == 143
+    events = json.loads(cgseq("logs", "--json", "-n", "50").stdout)["events"]
+    cancelled = [e for e in events if e.get("pid") == waiter.pid or e["event"] == "job.cancelled"]
+    assert [e["event"] for e in cancelled] == ["job.queued", "job.cancelled"], events
+    killed = [e["event"] for e in events if e["job_id"] == events[0]["job_id"]]
+    assert killed[:4] == ["job.queued", "job.placed", "job.limits", "job.kill_requested"], killed
