@@ -1,13 +1,11 @@
-"""What a new holder does first and last: clean up after a dead holder, keep history."""
+"""What a new holder does first: clean up after a dead holder (and, before any run, after
+dead supervisors' groups)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from cgseq.errors import StateDirError
 from cgseq.queue.records import HolderRecord
 from cgseq.queue.turns import Turn
-from cgseq.result import JobResult
 
 
 def after_dead_holder(turn: Turn) -> list[str]:
@@ -58,14 +56,3 @@ def reap_record(holder: HolderRecord) -> list[str]:
         return [f"warning: could not clean up after dead job {holder.job_id}: {exc}"]
     argv = " ".join(holder.argv) if holder.argv is not None else "?"
     return [f"previous holder (pid {holder.pid}, {argv}) died; {line}" for line in killed]
-
-
-def record_history(result: JobResult, **extra: Any) -> None:
-    """Record the finished job in the history (:mod:`cgseq.history`, SQLite).
-
-    ``extra``: what only the pipeline knows (timeline, pressure, lock, start); a failure is a
-    :class:`~cgseq.errors.CgseqError` (the caller warns once: the job ran).
-    """
-    from cgseq import history
-
-    history.record(result, **extra)

@@ -126,6 +126,7 @@ def _interruptible(turn: turns.Turn, job: Job) -> Iterator[None]:
 
 def _hold(job: Job, turn: turns.Turn, queue_wait: float) -> JobResult:
     """The turn is ours: clean up after a dead holder, run the attempts, record the result."""
+    from cgseq import history
     from cgseq.pipeline import recovery
 
     cleaned = recovery.after_dead_holder(turn)  # this slot's dead holder: before our job
@@ -137,7 +138,7 @@ def _hold(job: Job, turn: turns.Turn, queue_wait: float) -> JobResult:
     if job.spec.record:
         memory = job.memory
         try:
-            recovery.record_history(
+            history.record(
                 result,
                 timeline=memory.timeline if memory is not None else None,
                 psi=job.pressure,
