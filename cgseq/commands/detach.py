@@ -83,8 +83,9 @@ def _await(job_id: str, deadline: float | None) -> int | None:
             code = detached.exit_code(job_id)
             if code is not None:
                 return code
-            if not jobids.supervisor_alive(job_id):  # gone without its exit code
-                return detached.exit_code(job_id) or _vanished(job_id)
+            if not jobids.supervisor_alive(job_id):  # gone: its code came just now, or never
+                code = detached.exit_code(job_id)
+                return code if code is not None else _vanished(job_id)
             left = 3600.0 if deadline is None else deadline - time.monotonic()
             if left <= 0:
                 return None
