@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Debian package -> the binaries the bench needs from it.
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -15,6 +18,16 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "parallel": ("sem",),
 }
 INSTALL_TIMEOUT = 300.0
+# PyPI package -> its binary, installed into the bench interpreter's own venv.
+PYPI_PACKAGES: dict[str, str] = {"agent-task-queue": "tq"}
+# Peers on PyPI the bench knows but does not measure yet, and why (goes into the notes).
+NOT_MEASURED = (
+    "spoolctl (PyPI) not measured yet: it needs a `spoolctl work` worker per queue and "
+    "`spoolctl add` + `spoolctl wait ID` per blocking run; kyoo (PyPI) not measured yet: an "
+    "HTTP daemon per KYOO_HOME/port, `kyoo add --wait --lock NAME CMD`",
+    "leasehold cannot run here: it needs Python ≥ 3.12 (this is 3.11); "
+    "pueue: no package for this system",
+)
 
 
 @dataclass
@@ -92,6 +105,50 @@ def _version(package: str) -> str:
     return done.stdout.decode().strip() if done.returncode == 0 else ""
 
 
+def _venv_bin(binary: str) -> str | None:
+    """``binary`` next to the bench's interpreter (its venv), never elsewhere on PATH."""
+    path = Path(sys.executable).parent / binary
+    return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+
+
+def _pip_install(packages: list[str], notes: list[str]) -> None:
+    """``pip install`` PyPI peers into the bench interpreter's venv, noting failures."""
+    argv = [sys.executable, "-m", "pip", "install", "-q", *packages]
+    try:
+        done = subprocess.run(argv, capture_output=True, timeout=INSTALL_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        notes.append(f"`pip install {' '.join(packages)}` failed: {exc}")
+        return
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        notes.append(f"`pip install` exited {done.returncode}: {' '.join(tail)}")
+        return
+    notes.append(f"installed with pip into {sys.prefix}: {', '.join(packages)}")
+
+
+def _discover_pypi(tools: PeerTools, install: bool) -> None:
+    """The PyPI peers, from the bench's own venv (installed there when allowed)."""
+    missing = [pkg for pkg, binary in PYPI_PACKAGES.items() if _venv_bin(binary) is None]
+    if missing and install:
+        _pip_install(missing, tools.notes)
+    for package, binary in PYPI_PACKAGES.items():
+        path = _venv_bin(binary)
+        if path is None:
+            tools.notes.append(f"{binary} ({package} on PyPI) not in {sys.prefix}: skipped")
+            continue
+        tools.paths[binary] = path
+        tools.versions[binary] = _pypi_version(package)
+    tools.notes.extend(NOT_MEASURED)
+
+
+def _pypi_version(package: str) -> str:
+    """The installed distribution's version, '' if unknown."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
 def discover(install: bool) -> PeerTools:
     """Find the peers; install missing ones with apt-get if ``install`` and possible."""
     tools = PeerTools()
@@ -111,4 +168,5 @@ def discover(install: bool) -> PeerTools:
                 continue
             tools.paths[binary] = path
             tools.versions[binary] = _version(package)
+    _discover_pypi(tools, install)
     return tools

@@ -19,7 +19,7 @@ def _flat(value: float, first: float | None) -> bool:
 
 def _fast_and_flat(value: float, first: float | None) -> bool:
     """A hand-off within the 10 ms target and flat."""
-    return value <= 0.010 and _flat(value, first)
+    return first is not None and value <= 0.010 and value <= FLAT_FACTOR * first
 
 
 def run(ctx: Context) -> FigureResult:
@@ -50,7 +50,12 @@ def run(ctx: Context) -> FigureResult:
         if n == max(ctx.settings.depths) and n > ctx.settings.depths[0]:
             key = ctx.main_cgseq.key if ctx.main_cgseq else ""
             first_h, first_o = firsts["handoff"].get(key), firsts["overhead"].get(key)
-            judge(handoff, ctx, "≤ 10 ms, flat", partial(_fast_and_flat, first=first_h))
+            judge(
+                handoff,
+                ctx,
+                "median ≤ 10 ms and ≤ 1.5× the 1-waiter figure",
+                partial(_fast_and_flat, first=first_h),
+            )
             judge(overhead, ctx, "flat", partial(_flat, first=first_o))
         result.rows += [handoff, overhead]
     result.notes.append(

@@ -10,7 +10,7 @@ from bench.runners.base import (
     Slot,
 )
 from bench.runners.cgseq import Cgseq, cgseq_runners, find_cgseq_script
-from bench.runners.peers import Flock, Nq, Sem, Tsp, peer_runners
+from bench.runners.peers import Flock, Nq, Sem, Tq, Tsp, peer_runners
 
 __all__ = [
     "Bare",
@@ -24,6 +24,7 @@ __all__ = [
     "Runner",
     "Sem",
     "Slot",
+    "Tq",
     "Tsp",
     "cgseq_runners",
     "find_cgseq_script",

@@ -260,7 +260,29 @@ class Nq(Runner):
         return NqSlot(self, workspace, unique_name(tag))
 
 
+class TqSlot(Slot):
+    """agent-task-queue: ``tq --data-dir DIR run -q NAME cmd`` blocks until its turn."""
+
+    def argv(self, cmd: Sequence[str], options: Sequence[str] = ()) -> list[str]:
+        """``tq`` passes a ``--`` on to the command, so none is given."""
+        no_options(self, options)
+        data = str(self.workspace.path(self.name + ".tq"))
+        return [self.runner.binary, "--data-dir", data, "run", "-q", self.name, *cmd]
+
+
+class Tq(Runner):
+    """agent-task-queue (PyPI), its CLI ``tq``."""
+
+    key = "tq"
+    label = "tq"
+    note = "`tq --data-dir DIR run -q NAME cmd` (agent-task-queue from PyPI, private data dir)"
+
+    def open(self, workspace: Workspace, tag: str = "slot") -> Slot:
+        """A fresh queue name and data dir."""
+        return TqSlot(self, workspace, unique_name(tag))
+
+
 def peer_runners(paths: dict[str, str]) -> list[Runner]:
     """The installed peers, in table order."""
-    classes: list[type[Runner]] = [Flock, Sem, Nq, Tsp]
+    classes: list[type[Runner]] = [Flock, Sem, Nq, Tsp, Tq]
     return [cls(paths[cls.key]) for cls in classes if cls.key in paths]
