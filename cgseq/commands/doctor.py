@@ -14,6 +14,7 @@ from typing import Any
 
 from cgseq import backends
 from cgseq.backends.base import Availability
+from cgseq.integrations.setup import Check
 
 CANARY_LIMIT = 64 << 20
 CANARY = (
@@ -29,14 +30,18 @@ def doctor_command(*, as_json: bool, clean: bool, canary: bool) -> int:
     auto = next(a.backend for a in found if a.available)  # polling always is
     canaries = {} if not canary else {a.backend: _canary(a) for a in found if a.available}
     cleaned = _clean() if clean else []
+    project = project_setup()
     if as_json:
         data = [
             asdict(a) | {"enforces": dict(a.enforces), "canary": canaries.get(a.backend)}
             for a in found
         ]
-        print(json.dumps({"auto": auto, "backends": data, "cleaned": cleaned}, indent=2))
+        setup = None if project is None else [check._asdict() for check in project]
+        report = {"auto": auto, "backends": data, "cleaned": cleaned, "project_setup": setup}
+        print(json.dumps(report, indent=2))
     else:
         _print(found, auto, canaries, cleaned)
+        _print_project(project)
     failed = [name for name, c in canaries.items() if c and not c["enforced"]]
     return 1 if failed else 0
 
@@ -61,6 +66,32 @@ def _print(
             print(f"        canary: {canary['summary']}")
     for line in cleaned:
         print(f"cleaned: {line}")
+
+
+def project_setup() -> list[Check] | None:
+    """The checks of ``cgseq init --check`` when run inside a git repository, else None."""
+    import os
+    from pathlib import Path
+
+    from cgseq.commands.init import project_checks
+    from cgseq.errors import CgseqError
+    from cgseq.integrations.gitdirs import git_hooks
+    from cgseq.project import project_root
+
+    try:
+        found = git_hooks(os.getcwd())
+    except CgseqError:  # not a git repository, or no git: no project to check
+        return None
+    return project_checks(Path(project_root(os.getcwd())), found.directory)
+
+
+def _print_project(checks: list[Check] | None) -> None:
+    if checks is None:
+        print("\nproject setup: not in a git repository (cgseq init sets one up)")
+        return
+    print("\nproject setup (cgseq init --check):")
+    for check in checks:
+        print(f"[{'ok ' if check.ok else 'no '}] {check.subject}: {check.detail}")
 
 
 def _canary(availability: Availability) -> dict[str, Any]:

@@ -283,3 +283,25 @@ def _state(paths: _Paths, hook_type: str, worktree: Path) -> HookState:
         install = f"cgseq hooks install --hook-type {hook_type}"
         return HookState(hook_type, "foreign", f"runs outside cgseq ({install} chains it)")
     return HookState(hook_type, "missing", "no hook")
+
+
+def pre_commit_runs(directory: Path, worktree: Path) -> dict[str, bool]:
+    """Hook types whose git hook runs the pre-commit framework: True when cgseq's shim runs
+    it (all its hooks in one turn), False when pre-commit's own hook runs it outside cgseq."""
+    runs: dict[str, bool] = {}
+    for hook_type in sorted(t for t in HOOK_TYPES if exists(directory / t)):
+        paths = _paths(directory, hook_type)
+        if carries_mark(paths.hook):
+            if _shim_runs_pre_commit(paths, worktree):
+                runs[hook_type] = True
+        elif PRE_COMMIT_MARK in (_plain_bytes(paths.hook) or b""):
+            runs[hook_type] = False
+    return runs
+
+
+def _shim_runs_pre_commit(paths: _Paths, worktree: Path) -> bool:
+    """As the shim decides (``_WORK``): the kept hook if executable, else ``hook-impl``."""
+    if exists(paths.kept) and not carries_mark(paths.kept):
+        kept = _plain_bytes(paths.kept) or b""
+        return os.access(paths.kept, os.X_OK) and PRE_COMMIT_MARK in kept
+    return (worktree / CONFIG).is_file() and find_pre_commit() is not None
