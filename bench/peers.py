@@ -75,18 +75,25 @@ def _apt_install(packages: list[str], notes: list[str]) -> None:
         ["apt-get", "update", "-qq"],
         ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
     ):
-        try:
-            done = subprocess.run(
-                argv, env=env, capture_output=True, timeout=INSTALL_TIMEOUT, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            notes.append(f"`{' '.join(argv[:2])}` failed: {exc}")
-            return
-        if done.returncode != 0:
-            tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
-            notes.append(f"`{' '.join(argv[:2])}` exited {done.returncode}: {' '.join(tail)}")
+        if not _install_step(argv, " ".join(argv[:2]), notes, env):
             return
     notes.append(f"installed with apt-get: {', '.join(packages)}")
+
+
+def _install_step(argv: list[str], label: str, notes: list[str], env: dict[str, str]) -> bool:
+    """Run one install command; on failure note why (its last stderr line) and say False."""
+    try:
+        done = subprocess.run(
+            argv, env=env, capture_output=True, timeout=INSTALL_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        notes.append(f"`{label}` failed: {exc}")
+        return False
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
+        notes.append(f"`{label}` exited {done.returncode}: {' '.join(tail)}")
+        return False
+    return True
 
 
 def _version(package: str) -> str:
@@ -114,14 +121,7 @@ def _venv_bin(binary: str) -> str | None:
 def _pip_install(packages: list[str], notes: list[str]) -> None:
     """``pip install`` PyPI peers into the bench interpreter's venv, noting failures."""
     argv = [sys.executable, "-m", "pip", "install", "-q", *packages]
-    try:
-        done = subprocess.run(argv, capture_output=True, timeout=INSTALL_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        notes.append(f"`pip install {' '.join(packages)}` failed: {exc}")
-        return
-    if done.returncode != 0:
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
-        notes.append(f"`pip install` exited {done.returncode}: {' '.join(tail)}")
+    if not _install_step(argv, f"pip install {' '.join(packages)}", notes, dict(os.environ)):
         return
     notes.append(f"installed with pip into {sys.prefix}: {', '.join(packages)}")
 
