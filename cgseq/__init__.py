@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "JobFailed": "cgseq.result",
+    "JobFailed": "cgseq.job_failed",
     "JobResult": "cgseq.result",
     "JobSpec": "cgseq.model",
     "Limits": "cgseq.model",
@@ -56,9 +56,10 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from cgseq.errors import BackendUnavailable, CgseqError, UsageError, WaitTimeout
+    from cgseq.job_failed import JobFailed
     from cgseq.library import run
     from cgseq.model import JobSpec, Limits, TerminationReason
-    from cgseq.result import JobFailed, JobResult
+    from cgseq.result import JobResult
 
 
 def __getattr__(name: str) -> Any:

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, NoReturn, cast
+from typing import Any, NamedTuple, NoReturn, cast
 
 from cgseq import __version__
 from cgseq.config import OPTIONS
@@ -30,7 +30,33 @@ EXIT_CODES = """exit codes:
 """
 
 
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns - 2`` as argparse computes its width, without
+    importing shutil (with bz2, lzma and zlib) on every run."""
+    try:
+        return int(os.environ["COLUMNS"]) - 2
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns - 2  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 78
+
+
+class _Plain(argparse.HelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
+        super().__init__(prog, indent_increment, max_help_position, _columns())
+
+
+class _Raw(argparse.RawDescriptionHelpFormatter, _Plain):
+    """The epilog (exit codes) and description kept as written."""
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Plain)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         """One line, not a usage dump: what is wrong and where to look."""
         self.exit(EXIT_USAGE, f"cgseq: {one_line(message)} (see '{self.prog} --help')\n")
@@ -258,18 +284,22 @@ GROUPS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole tree; with ``only`` (the first word of the command line), just that command
+    or group: ``cgseq run`` does not pay for building thirty subparsers it will not use."""
     parser = _Parser(
         prog="cgseq",
         description="Run commands one at a time per project, "
         "under memory, process and time limits.",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Raw,
     )
     parser.add_argument("--version", action="version", version=f"cgseq {__version__}")
     commands = parser.add_subparsers(dest="subcommand", metavar="COMMAND", parser_class=_Parser)
     groups: dict[str, argparse._SubParsersAction[_Parser]] = {}
     for name, command in COMMANDS.items():
+        if only is not None and name.split(" ")[0] != only:
+            continue
         if name == "run":
             subparser = _add_run(commands, command)
         elif " " in name:
@@ -304,7 +334,7 @@ def _add_run(commands: argparse._SubParsersAction[_Parser], command: Command) ->
         help=command.help,
         usage="cgseq run [options] -- COMMAND [ARGS...]",
         epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Raw,
     )
     for option in OPTIONS:
         if option.switch:
@@ -313,31 +343,39 @@ def _add_run(commands: argparse._SubParsersAction[_Parser], command: Command) ->
                 dest=option.name,
                 action="store_const",
                 const=option.switch.value,
-                help=option.switch.help,
+                help=_help(option.switch.help),
             )
         else:
             run.add_argument(
                 option.flag,
                 dest=option.name,
                 metavar=option.metavar,
-                help=f"{option.help} [env {option.env}]",
+                help=_help(f"{option.help} [env {option.env}]"),
             )
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command to run")
     return run
 
 
+def _help(text: str) -> str:
+    """argparse %-formats help texts: a literal ``80%`` made ``cgseq run --help`` a traceback."""
+    return text.replace("%", "%%")
+
+
 def _add_flag(parser: argparse.ArgumentParser, flag: Flag) -> None:
     if not flag.names[0].startswith("-"):  # a positional: argparse takes its dest as its name
         parser.add_argument(
-            flag.dest, metavar=flag.metavar or flag.names[0], nargs=flag.nargs, help=flag.help
+            flag.dest,
+            metavar=flag.metavar or flag.names[0],
+            nargs=flag.nargs,
+            help=_help(flag.help),
         )
     elif flag.metavar:
         action = "append" if flag.action == "append" else "store"
         parser.add_argument(
-            *flag.names, dest=flag.dest, metavar=flag.metavar, action=action, help=flag.help
+            *flag.names, dest=flag.dest, metavar=flag.metavar, action=action, help=_help(flag.help)
         )
     else:
-        parser.add_argument(*flag.names, dest=flag.dest, action=flag.action, help=flag.help)
+        parser.add_argument(*flag.names, dest=flag.dest, action=flag.action, help=_help(flag.help))
 
 
 def entry() -> None:
@@ -359,7 +397,8 @@ def entry() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(argv) if argv is not None else sys.argv[1:]
-    args = build_parser().parse_args(raw)
+    known = {name.split(" ")[0] for name in COMMANDS}
+    args = build_parser(raw[0] if raw and raw[0] in known else None).parse_args(raw)
     args.raw = raw
     try:
         return _dispatch(args)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cgseq.errors import CgseqError
 from cgseq.model import TerminationReason
 
 
@@ -49,6 +47,8 @@ class JobResult:
     def check_returncode(self) -> None:
         """Raise :class:`JobFailed` if the job's exit code is not 0."""
         if self.exit_code != 0:
+            from cgseq.job_failed import JobFailed  # subprocess: off the CLI's path
+
             raise JobFailed(self)
 
     def to_json(self) -> dict[str, Any]:
@@ -58,26 +58,3 @@ class JobResult:
         data["reason"] = self.reason.value
         del data["stdout"], data["stderr"]
         return data
-
-
-class JobFailed(CgseqError, subprocess.CalledProcessError):
-    """``cgseq.run(..., check=True)``: the job ended with a non-zero exit code.
-
-    A :class:`subprocess.CalledProcessError` too, so ``except CalledProcessError`` code
-    keeps working: ``returncode``, ``cmd``, ``stdout``/``output`` and ``stderr`` are the
-    job's; ``result`` is the whole :class:`JobResult` (``reason``, ``detail``, usage).
-    """
-
-    def __init__(self, result: JobResult) -> None:
-        subprocess.CalledProcessError.__init__(
-            self, result.exit_code, result.argv, result.stdout, result.stderr
-        )
-        why = f" ({result.reason.value}: {result.detail})" if result.detail else ""
-        # not CgseqError.__init__: its super() is CalledProcessError's, set up above
-        self.message = f"command {result.argv!r} exited with {result.exit_code}{why}"
-        self.hint = None
-        self.result = result
-        self.exit_code = result.exit_code
-
-    def __str__(self) -> str:
-        return CgseqError.__str__(self)

@@ -215,3 +215,12 @@ def test_a_typed_value_of_the_wrong_type_or_range_is_refused(
 def test_an_unknown_option_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown option 'memroy'; known options: memory, "):
         config.resolve(str(tmp_path), {"memroy": "2G"})
+
+
+@pytest.mark.parametrize("words", sorted(main.COMMANDS), ids=lambda name: name.replace(" ", "-"))
+def test_every_command_prints_its_help(words: str) -> None:
+    """``cgseq run --help`` was a traceback: a help text with a literal '%' (80%)."""
+    done = run_cgseq(*words.split(" "), "--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: cgseq {words}"), done.stdout
+    assert "Traceback" not in done.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import stat
 import sys
@@ -104,11 +103,15 @@ def _report(result: JobResult, json_out: bool, report: _ReportFile | None) -> No
         _notice(f"{verb} {command}: {result.detail}")
     elif result.reason in (TerminationReason.NOT_FOUND, TerminationReason.NOT_EXECUTABLE):
         _notice(result.detail or result.reason.value)
-    data = result.to_json()
+    if report is None and not json_out:
+        return
+    import json  # only for --json / --report
+
+    text = json.dumps(result.to_json(), indent=2)
     if report is not None:
-        report.write(json.dumps(data, indent=2))
+        report.write(text)
     if json_out:
-        _emit(json.dumps(data, indent=2))
+        _emit(text)
 
 
 def _emit(text: str) -> None:

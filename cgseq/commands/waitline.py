@@ -8,7 +8,6 @@ main thread blocks in the kernel on its lock; it only reads the queue.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -97,6 +96,8 @@ def _job(argv: Sequence[str] | None, pid: int | None, since: float | None) -> st
 
 def display(argv: Sequence[str]) -> str:
     """``python3 tests/x.py`` rather than ``/root/.pyenv/.../bin/python3 tests/x.py``."""
+    import shlex  # only once a waiter draws its line
+
     return shlex.join([os.path.basename(argv[0]), *argv[1:]]) if argv else ""
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -87,5 +86,7 @@ def exists(job_id: str) -> bool:
 
 
 def remove(job_id: str) -> None:
+    import shutil  # bz2, lzma, zlib with it: only when a detached job's files go
+
     with contextlib.suppress(OSError):
         shutil.rmtree(directory_of(job_id))

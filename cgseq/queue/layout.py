@@ -1,6 +1,7 @@
 """Where the queue's state lives: the one module that knows the state dir and its layout.
 
-``$CGSEQ_STATE_DIR`` if set, else ``$XDG_RUNTIME_DIR/cgseq``, else ``<tmp>/cgseq-<uid>``.
+``$CGSEQ_STATE_DIR`` if set, else ``$XDG_RUNTIME_DIR/cgseq``, else ``<tmp>/cgseq-<uid>``
+(``<tmp>``: ``$TMPDIR``, else ``/tmp``).
 The directory must be owned by the user and not writable by group or others: a
 directory someone else controls could be used to hijack the queue or the records.
 Nothing is ever written into the project tree. Inside it::
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from cgseq.errors import StateDirError
@@ -35,7 +35,18 @@ def _candidate() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isdir(runtime) and os.access(runtime, os.W_OK):
         return Path(runtime) / "cgseq"
-    return Path(tempfile.gettempdir()) / f"cgseq-{os.getuid()}"
+    return Path(_temp_root()) / f"cgseq-{os.getuid()}"
+
+
+def _temp_root() -> str:
+    """``tempfile.gettempdir()``'s first choices without :mod:`tempfile` (it brings shutil,
+    random, bz2, lzma and zlib onto every run): ``$TMPDIR``, ``$TEMP``, ``$TMP`` if it is a
+    directory we can write, else ``/tmp``."""
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        value = os.environ.get(name)
+        if value and os.path.isdir(value) and os.access(value, os.W_OK | os.X_OK):
+            return value
+    return "/tmp"
 
 
 def _ensure(path: Path) -> None:
